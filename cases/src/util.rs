@@ -1,0 +1,117 @@
+//! Small descriptor helpers shared by the mechanism modules.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::unistd::{read, write};
+
+/// Bytes queued for reading (FIONREAD).
+pub fn fionread(fd: &impl AsFd) -> anyhow::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    let r = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r < 0 {
+        return Err(Errno::last()).context("ioctl(FIONREAD)");
+    }
+    Ok(n as usize)
+}
+
+/// The pipe's capacity (F_GETPIPE_SZ).
+pub fn pipe_size(fd: &impl AsFd) -> anyhow::Result<usize> {
+    Ok(fcntl(fd, FcntlArg::F_GETPIPE_SZ).context("fcntl(F_GETPIPE_SZ)")? as usize)
+}
+
+pub fn set_nonblocking(fd: &impl AsFd) -> anyhow::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL).context("F_GETFL")?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).context("F_SETFL")?;
+    Ok(())
+}
+
+/// Writes `chunk`-sized blocks, then single bytes, until EAGAIN; returns the bytes written.
+pub fn fill_nonblocking(fd: &impl AsFd, chunk: usize) -> anyhow::Result<usize> {
+    let block = vec![b'f'; chunk];
+    let mut total = 0;
+    for size in [chunk, 1] {
+        loop {
+            match write(fd, &block[..size]) {
+                Ok(n) => total += n,
+                Err(Errno::EAGAIN) => break,
+                Err(e) => return Err(e).context("write while filling"),
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Reads until EAGAIN (or EOF); returns the bytes read.
+pub fn drain_nonblocking(fd: &impl AsFd) -> anyhow::Result<usize> {
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        match read(fd, &mut buf) {
+            Ok(0) | Err(Errno::EAGAIN) => return Ok(total),
+            Ok(n) => total += n,
+            Err(e) => return Err(e).context("read while draining"),
+        }
+    }
+}
+
+/// Writes everything; false on any error.
+pub fn write_all_fd(fd: &impl AsFd, mut data: &[u8]) -> bool {
+    while !data.is_empty() {
+        match write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Reads until `max` bytes or end of file, at most `within`.
+pub fn read_exact_or_eof(fd: &impl AsFd, max: usize, within: Duration) -> anyhow::Result<Vec<u8>> {
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; max];
+    while out.len() < max {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || !harness::proc::poll_readable(fd.as_fd(), left)? {
+            bail!("nothing to read within {within:?} (have {} bytes)", out.len());
+        }
+        match read(fd, &mut buf[..max - out.len()]) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e).context("read"),
+        }
+    }
+    Ok(out)
+}
+
+/// One read of whatever arrives first (at most `max` bytes), waiting at most `within`.
+pub fn read_some(fd: &impl AsFd, max: usize, within: Duration) -> anyhow::Result<Vec<u8>> {
+    if !harness::proc::poll_readable(fd.as_fd(), within)? {
+        bail!("nothing to read within {within:?}");
+    }
+    let mut buf = vec![0u8; max];
+    let n = read(fd, &mut buf).context("read")?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Closes this process's copy of a descriptor in a forked child, where the parent's owner lives on.
+pub fn close_in_child(fd: &impl AsRawFd) {
+    // SAFETY: in a forked child, closing the inherited number affects only the child.
+    unsafe { libc::close(fd.as_raw_fd()) };
+}
+
+/// An observation of a blocking check: where the process slept, or why it was not seen asleep.
+pub fn blocked_obs(blocked: &anyhow::Result<harness::proc::Blocked>) -> serde_json::Value {
+    match blocked {
+        Ok(b) => serde_json::json!(format!("blocked in {} (state {})", b.syscall, b.state)),
+        Err(e) => serde_json::json!(format!("not seen blocked: {e}")),
+    }
+}

@@ -1,0 +1,125 @@
+//! Cases and the registry: what a check declares about itself (claims, needs, deadline).
+
+use std::collections::BTreeSet;
+
+use crate::catalogue::Catalogue;
+use crate::ctx::Ctx;
+
+/// A case performs one experiment and decides the claims it names.
+pub type CaseFn = fn(&mut Ctx) -> anyhow::Result<()>;
+
+/// What a case needs from the machine; a case whose needs are not met is `skipped` with the
+/// reason, never run and never passed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    /// Effective uid 0, with the reason it matters.
+    pub root: Option<&'static str>,
+    /// Programs that must be on PATH.
+    pub commands: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    /// Unique, `<module>.<what it does>`.
+    pub name: &'static str,
+    pub claims: &'static [&'static str],
+    pub run: CaseFn,
+    pub needs: Needs,
+    /// The watchdog kills the worker's process group after this long.
+    pub timeout_ms: u64,
+    /// Runs alone, after the parallel cases (system-wide limits, timing-sensitive experiments).
+    pub exclusive: bool,
+}
+
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+
+impl Case {
+    pub const fn new(name: &'static str, claims: &'static [&'static str], run: CaseFn) -> Self {
+        Case {
+            name,
+            claims,
+            run,
+            needs: Needs { root: None, commands: &[] },
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            exclusive: false,
+        }
+    }
+
+    pub const fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = ms;
+        self
+    }
+
+    pub const fn needs_root(mut self, why: &'static str) -> Self {
+        self.needs.root = Some(why);
+        self
+    }
+
+    pub const fn needs_commands(mut self, commands: &'static [&'static str]) -> Self {
+        self.needs.commands = commands;
+        self
+    }
+
+    pub const fn exclusive(mut self) -> Self {
+        self.exclusive = true;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    cases: Vec<Case>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    pub fn with(mut self, cases: &[Case]) -> Self {
+        self.cases.extend_from_slice(cases);
+        self
+    }
+
+    pub fn cases(&self) -> &[Case] {
+        &self.cases
+    }
+
+    pub fn case(&self, name: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.name == name)
+    }
+
+    /// The cases that decide `claim`.
+    pub fn cases_for<'a>(&'a self, claim: &'a str) -> impl Iterator<Item = &'a Case> + 'a {
+        self.cases.iter().filter(move |c| c.claims.contains(&claim))
+    }
+
+    /// Every claim has a case, every case's claims exist, names are unique.
+    pub fn check_against(&self, catalogue: &Catalogue) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let mut names = BTreeSet::new();
+        for case in &self.cases {
+            if !names.insert(case.name) {
+                problems.push(format!("case {}: duplicate case name", case.name));
+            }
+            if case.claims.is_empty() {
+                problems.push(format!("case {}: names no claim", case.name));
+            }
+            for claim in case.claims {
+                if catalogue.claim(claim).is_none() {
+                    problems.push(format!("case {}: claim {claim} is not in the catalogue", case.name));
+                }
+            }
+        }
+        for claim in &catalogue.claims {
+            if self.cases_for(&claim.id).next().is_none() {
+                problems.push(format!("claim {}: no case checks it", claim.id));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}

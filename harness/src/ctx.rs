@@ -1,0 +1,215 @@
+//! What a case sees: record observations, decide claims, make journaled resources, fork children,
+//! and run property tests with the run's fixed seed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use serde::{Deserialize, Serialize};
+
+use crate::journal::{Event, EventLog, Resource};
+use crate::verdict::{Decision, Verdict};
+
+/// How hard property cases search: `quick` for every run and snapshot, `deep` for nightly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Depth {
+    #[default]
+    Quick,
+    Deep,
+}
+
+impl Depth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Depth::Quick => "quick",
+            Depth::Deep => "deep",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Depth> {
+        match s {
+            "quick" => Some(Depth::Quick),
+            "deep" => Some(Depth::Deep),
+            _ => None,
+        }
+    }
+}
+
+/// The result of a property run: how many cases ran and, on failure, the shrunk counterexample.
+#[derive(Debug, Clone, Serialize)]
+pub struct PropertyOutcome {
+    pub cases: u32,
+    pub seed: u64,
+    pub counterexample: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl PropertyOutcome {
+    pub fn passed(&self) -> bool {
+        self.counterexample.is_none() && self.reason.is_none()
+    }
+}
+
+pub struct Ctx {
+    log: EventLog,
+    claims: &'static [&'static str],
+    workdir: PathBuf,
+    depth: Depth,
+    decided: BTreeMap<String, Verdict>,
+    timeout: Duration,
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        log: EventLog,
+        claims: &'static [&'static str],
+        workdir: PathBuf,
+        depth: Depth,
+        timeout: Duration,
+    ) -> Self {
+        Ctx { log, claims, workdir, depth, decided: BTreeMap::new(), timeout }
+    }
+
+    /// Records a fact the kernel showed, as-is. Keys are shown in the report in recording order.
+    pub fn observe(&mut self, key: impl Into<String>, value: impl Serialize) {
+        let value =
+            serde_json::to_value(value).unwrap_or_else(|e| serde_json::Value::String(format!("<unserialisable: {e}>")));
+        self.log.write(&Event::Observe { key: key.into(), value });
+    }
+
+    /// Decides one of this case's claims.
+    pub fn decide(&mut self, claim: &str, decision: Decision) {
+        assert!(self.claims.contains(&claim), "case decided {claim}, which it does not name in its claims");
+        self.decided.insert(claim.to_string(), decision.verdict);
+        self.log.write(&Event::Decide {
+            claim: claim.to_string(),
+            verdict: decision.verdict,
+            explanation: decision.explanation,
+        });
+    }
+
+    /// `holds` if `ok`, else `refuted`.
+    pub fn check(&mut self, claim: &str, ok: bool, if_holds: impl Into<String>, if_refuted: impl Into<String>) {
+        self.decide(claim, Decision::from_check(ok, if_holds, if_refuted));
+    }
+
+    /// A directory of this worker's own, removed by the runner whatever happens.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// A path in the work directory, recorded in the journal before anything is made there.
+    pub fn temp_path(&mut self, name: &str) -> PathBuf {
+        let path = self.workdir.join(name);
+        self.created(Resource::Path { path: path.clone() });
+        path
+    }
+
+    pub fn depth(&self) -> Depth {
+        self.depth
+    }
+
+    /// The watchdog's limit for this case; waits inside a case stay well below it.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A deadline for one wait inside the case: a quarter of the case's limit.
+    pub fn wait_limit(&self) -> Duration {
+        self.timeout / 4
+    }
+
+    pub fn created(&mut self, resource: Resource) {
+        self.log.write(&Event::Created { resource });
+    }
+
+    pub fn released(&mut self, resource: Resource) {
+        self.log.write(&Event::Released { resource });
+    }
+
+    /// Forks a child (see [`crate::proc::spawn`]) and journals it, so it cannot outlive the run
+    /// even if it leaves the worker's process group.
+    pub fn spawn(&mut self, body: impl FnOnce() -> i32) -> anyhow::Result<crate::proc::Child> {
+        let child = crate::proc::spawn(body)?;
+        if let Some(start_time) = crate::journal::process_start_time(child.raw_pid()) {
+            self.created(Resource::Process { pid: child.raw_pid(), start_time });
+        }
+        Ok(child)
+    }
+
+    /// Like [`Ctx::spawn`], for a child that reports a value back (see [`crate::proc::spawn_reporting`]).
+    pub fn spawn_reporting<T: Serialize>(
+        &mut self,
+        body: impl FnOnce() -> T,
+    ) -> anyhow::Result<crate::proc::Reporting<T>> {
+        let mut child = crate::proc::spawn_reporting(body)?;
+        let pid = child.child().raw_pid();
+        if let Some(start_time) = crate::journal::process_start_time(pid) {
+            self.created(Resource::Process { pid, start_time });
+        }
+        Ok(child)
+    }
+
+    /// Runs `body` in a child and returns its value and exit, within the case's wait limit.
+    pub fn in_child<T: Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        body: impl FnOnce() -> T,
+    ) -> anyhow::Result<(Option<T>, crate::proc::Exit)> {
+        let limit = self.wait_limit();
+        self.spawn_reporting(body)?.finish(limit)
+    }
+
+    /// Runs a property with the run's fixed seed: `quick` or `deep` case counts. A failure comes
+    /// back shrunk, as the minimal counterexample proptest found.
+    pub fn property<S>(
+        &self,
+        strategy: S,
+        quick_cases: u32,
+        deep_cases: u32,
+        test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+    ) -> PropertyOutcome
+    where
+        S: Strategy,
+        S::Value: std::fmt::Debug,
+    {
+        let cases = match self.depth {
+            Depth::Quick => quick_cases,
+            Depth::Deep => deep_cases,
+        };
+        let seed = match self.depth {
+            Depth::Quick => 0x1bc_c0f0,
+            Depth::Deep => 0xdee9_5eed,
+        };
+        let config = Config {
+            cases,
+            failure_persistence: None,
+            rng_seed: RngSeed::Fixed(seed),
+            max_shrink_iters: 256,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new(config);
+        match runner.run(&strategy, test) {
+            Ok(()) => PropertyOutcome { cases, seed, counterexample: None, reason: None },
+            Err(TestError::Fail(reason, value)) => PropertyOutcome {
+                cases,
+                seed,
+                counterexample: Some(format!("{value:?}")),
+                reason: Some(reason.to_string()),
+            },
+            Err(TestError::Abort(reason)) => {
+                PropertyOutcome { cases, seed, counterexample: None, reason: Some(format!("aborted: {reason}")) }
+            }
+        }
+    }
+
+    pub(crate) fn undecided(&self) -> Vec<&'static str> {
+        self.claims.iter().copied().filter(|c| !self.decided.contains_key(*c)).collect()
+    }
+
+    pub(crate) fn log(&self) -> &EventLog {
+        &self.log
+    }
+}

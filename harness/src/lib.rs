@@ -1,0 +1,20 @@
+//! ipc-conform's engine. It knows claims, cases, worker processes, deadlines, journals and
+//! reports; it knows nothing of pipes, queues or sockets. Those live in the `cases` crate.
+
+pub mod case;
+pub mod catalogue;
+pub mod cli;
+pub mod ctx;
+pub mod fingerprint;
+pub mod journal;
+pub mod obs;
+pub mod privilege;
+pub mod proc;
+pub mod report;
+pub mod runner;
+pub mod verdict;
+pub mod worker;
+
+pub use case::{Case, Needs, Registry};
+pub use ctx::{Ctx, Depth};
+pub use verdict::{Decision, Verdict};

@@ -1,0 +1,28 @@
+//! Observations in the words of the C interface: a call either returns its value or `-1 <ERRNO>`.
+
+use nix::errno::Errno;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// `EBADF`, `EPIPE`, ...
+pub fn errno_name(e: Errno) -> String {
+    format!("{e:?}")
+}
+
+/// A call's outcome: the value it returned, or `"-1 EBADF"`.
+pub fn call<T: Serialize>(r: &nix::Result<T>) -> Value {
+    match r {
+        Ok(v) => json!(v),
+        Err(e) => json!(format!("-1 {}", errno_name(*e))),
+    }
+}
+
+/// The errno of a failed call, if it failed.
+pub fn failed_with<T>(r: &nix::Result<T>) -> Option<Errno> {
+    r.as_ref().err().copied()
+}
+
+/// The current errno after a libc call that signalled failure.
+pub fn last_errno() -> Errno {
+    Errno::last()
+}

@@ -1,0 +1,334 @@
+//! Child processes for experiments: fork with a kill-on-drop guard, waits with deadlines, and
+//! proof that a process is blocked in a given system call (from /proc, never from a sleep).
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use serde::Serialize;
+
+/// How a child ended, in the words a report uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exit {
+    Code(i32),
+    Signal { signal: &'static str, core_dumped: bool },
+}
+
+impl Exit {
+    fn from_status(status: WaitStatus) -> Option<Exit> {
+        match status {
+            WaitStatus::Exited(_, code) => Some(Exit::Code(code)),
+            WaitStatus::Signaled(_, sig, core_dumped) => Some(Exit::Signal { signal: sig.as_str(), core_dumped }),
+            _ => None,
+        }
+    }
+
+    pub fn signal(&self) -> Option<&'static str> {
+        match self {
+            Exit::Signal { signal, .. } => Some(signal),
+            Exit::Code(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit {c}"),
+            Exit::Signal { signal, core_dumped: true } => write!(f, "killed by {signal} (core dumped)"),
+            Exit::Signal { signal, .. } => write!(f, "killed by {signal}"),
+        }
+    }
+}
+
+/// A forked child, killed and reaped when dropped so no experiment leaves a process behind.
+#[derive(Debug)]
+pub struct Child {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+    exit: Option<Exit>,
+}
+
+/// Exit code a child uses when its closure panicked.
+pub const CHILD_PANICKED: i32 = 101;
+
+/// Forks; the child runs `body` and `_exit`s with its return value, never unwinding into the
+/// parent's code. Call only from a single-threaded process (every worker is one).
+pub fn spawn(body: impl FnOnce() -> i32) -> anyhow::Result<Child> {
+    // SAFETY: workers are single-threaded, so the child may run arbitrary code after fork.
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(CHILD_PANICKED);
+            // SAFETY: _exit skips the parent's atexit handlers and buffered state.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => Ok(Child { pid: child, pidfd: pidfd_open(child), exit: None }),
+    }
+}
+
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    // SAFETY: a non-negative return is a descriptor we now own.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Waits up to `timeout` for `fd` to become readable. Returns whether it did.
+pub fn poll_readable(fd: impl AsFd, timeout: Duration) -> anyhow::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            Ok(n) => return Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll"),
+        }
+    }
+}
+
+impl Child {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    pub fn raw_pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Non-blocking: the exit, if the child has ended.
+    pub fn try_exit(&mut self) -> anyhow::Result<Option<Exit>> {
+        if self.exit.is_none() {
+            let status = waitpid(self.pid, Some(WaitPidFlag::WNOHANG)).context("waitpid")?;
+            self.exit = Exit::from_status(status);
+        }
+        Ok(self.exit)
+    }
+
+    /// Waits for the child to end, at most `within`. An error names the deadline that passed.
+    pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<Exit> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(exit) = self.try_exit()? {
+                return Ok(exit);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("child {} did not exit within {:?}", self.pid, within);
+            }
+            self.sleep_until_exit_or(left.min(Duration::from_millis(50)))?;
+        }
+    }
+
+    /// Blocks until the child exits or `at_most` passes, whichever is first: a wait on the child's
+    /// own state (its pidfd), used both to wait for exits and as the pause between /proc samples.
+    fn sleep_until_exit_or(&self, at_most: Duration) -> anyhow::Result<()> {
+        match &self.pidfd {
+            Some(fd) => {
+                poll_readable(fd, at_most)?;
+            }
+            // Kernels before 5.3 have no pidfd: a zero-timeout wait keeps the loop live.
+            None => std::thread::yield_now(),
+        }
+        Ok(())
+    }
+
+    pub fn signal(&self, sig: Signal) -> anyhow::Result<()> {
+        kill(self.pid, sig).with_context(|| format!("kill({}, {})", self.pid, sig.as_str()))
+    }
+
+    /// Waits until the child sleeps inside `syscall` (a `libc::SYS_*` number), proven by
+    /// `/proc/<pid>/stat` state `S` (or `D`) and `/proc/<pid>/syscall` naming that call.
+    pub fn wait_blocked(&mut self, syscall: i64, within: Duration) -> anyhow::Result<Blocked> {
+        let deadline = Instant::now() + within;
+        let mut last = None;
+        loop {
+            if let Some(exit) = self.try_exit()? {
+                bail!("child {} ended ({exit}) instead of blocking in {}", self.pid, syscall_name(syscall));
+            }
+            let now = sample(self.raw_pid());
+            if let Some(s) = &now {
+                if matches!(s.state, 'S' | 'D') && s.syscall == Some(syscall) {
+                    return Ok(Blocked { syscall: syscall_name(syscall), state: s.state, wchan: s.wchan.clone() });
+                }
+            }
+            last = now.or(last);
+            if Instant::now() >= deadline {
+                return Err(anyhow!(
+                    "child {} not blocked in {} within {:?}; last seen {:?}",
+                    self.pid,
+                    syscall_name(syscall),
+                    within,
+                    last
+                ));
+            }
+            self.sleep_until_exit_or(Duration::from_millis(1))?;
+        }
+    }
+
+    /// Waits until the child is stopped (state `T`), e.g. after SIGSTOP.
+    pub fn wait_stopped(&mut self, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(exit) = self.try_exit()? {
+                bail!("child {} ended ({exit}) instead of stopping", self.pid);
+            }
+            if sample(self.raw_pid()).is_some_and(|s| s.state == 'T') {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!("child {} not stopped within {:?}", self.pid, within);
+            }
+            self.sleep_until_exit_or(Duration::from_millis(1))?;
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = waitpid(self.pid, None);
+        }
+    }
+}
+
+/// Proof that a process was asleep in a system call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Blocked {
+    pub syscall: &'static str,
+    pub state: char,
+    pub wchan: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub state: char,
+    pub syscall: Option<i64>,
+    pub wchan: Option<String>,
+}
+
+/// One reading of a process's scheduler state and current system call.
+pub fn sample(pid: i32) -> Option<Sample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok());
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok().filter(|w| !w.is_empty() && w != "0");
+    Some(Sample { state, syscall, wchan })
+}
+
+/// The name of a system call number, for observations.
+pub fn syscall_name(nr: i64) -> &'static str {
+    match nr {
+        libc::SYS_read => "read",
+        libc::SYS_write => "write",
+        libc::SYS_openat => "openat",
+        libc::SYS_msgsnd => "msgsnd",
+        libc::SYS_msgrcv => "msgrcv",
+        libc::SYS_semop => "semop",
+        libc::SYS_semtimedop => "semtimedop",
+        libc::SYS_accept => "accept",
+        libc::SYS_accept4 => "accept4",
+        libc::SYS_recvfrom => "recvfrom",
+        libc::SYS_sendto => "sendto",
+        libc::SYS_connect => "connect",
+        libc::SYS_wait4 => "wait4",
+        libc::SYS_pause => "pause",
+        libc::SYS_poll => "poll",
+        libc::SYS_ppoll => "ppoll",
+        _ => "syscall",
+    }
+}
+
+/// A child that reports one serialisable value to its parent through a pipe.
+pub struct Reporting<T> {
+    child: Child,
+    report: OwnedFd,
+    _value: std::marker::PhantomData<T>,
+}
+
+/// Forks a child that runs `body` and sends its value back (as JSON) before exiting 0.
+pub fn spawn_reporting<T: serde::Serialize>(body: impl FnOnce() -> T) -> anyhow::Result<Reporting<T>> {
+    let (read_end, write_end) = report_pipe()?;
+    let (read_raw, write_raw) = (read_end.as_raw_fd(), write_end.as_raw_fd());
+    let child = spawn(move || {
+        // SAFETY: the child's copy of the read end is closed once; the parent keeps its own.
+        unsafe { libc::close(read_raw) };
+        // SAFETY: the write end stays open in the child until it exits.
+        let out = unsafe { std::os::fd::BorrowedFd::borrow_raw(write_raw) };
+        let bytes = serde_json::to_vec(&body()).unwrap_or_default();
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match nix::unistd::write(out, &bytes[sent..]) {
+                Ok(n) => sent += n,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return 3,
+            }
+        }
+        0
+    })?;
+    drop(write_end);
+    Ok(Reporting { child, report: read_end, _value: std::marker::PhantomData })
+}
+
+impl<T> Reporting<T> {
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Reporting<T> {
+    /// The reported value (None if the child died before reporting) and how the child ended.
+    pub fn finish(mut self, within: Duration) -> anyhow::Result<(Option<T>, Exit)> {
+        let bytes = read_to_end_within(&self.report, within)?;
+        let exit = self.child.wait_exit(within)?;
+        Ok((serde_json::from_slice(&bytes).ok(), exit))
+    }
+}
+
+/// A pipe for a child to report a value to its parent.
+pub fn report_pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2 for a report channel")
+}
+
+/// Reads everything until EOF, at most `within` in all.
+pub fn read_to_end_within(fd: impl AsFd, within: Duration) -> anyhow::Result<Vec<u8>> {
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || !poll_readable(fd.as_fd(), left)? {
+            bail!("no EOF within {within:?} (read {} bytes)", out.len());
+        }
+        match nix::unistd::read(fd.as_fd(), &mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("read"),
+        }
+    }
+}
+
+/// Closes every descriptor from `lowest` up, as a freshly exec'd C program would have them.
+pub fn close_from(lowest: i32) {
+    // SAFETY: close_range only closes descriptors; the caller owns the process (a fresh child).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, lowest as libc::c_uint, libc::c_uint::MAX, 0) };
+    if r != 0 {
+        for fd in lowest..1024 {
+            // SAFETY: closing an unused number is harmless (EBADF).
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// The raw fd of a descriptor-like value (for observations and /proc paths).
+pub fn raw(fd: &impl AsRawFd) -> i32 {
+    fd.as_raw_fd()
+}

@@ -1,0 +1,320 @@
+//! The runner: one worker process per case, parallel, each under a watchdog that kills the
+//! worker's whole process group at its deadline; afterwards, whatever happened, the worker's
+//! journal is replayed to remove what it created.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::case::Case;
+use crate::ctx::Depth;
+use crate::journal::{self, Event};
+use crate::verdict::{Decision, Verdict};
+use crate::worker;
+
+/// How to start a worker: the program (normally this executable) and leading arguments.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Launcher {
+    /// This very executable, with no arguments: its `main` calls `serve_if_worker` first.
+    pub fn current_exe() -> anyhow::Result<Self> {
+        Ok(Launcher { program: std::env::current_exe().context("locating this executable")?, args: Vec::new() })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub jobs: usize,
+    pub depth: Depth,
+    pub launcher: Launcher,
+    /// Scales every case's deadline (slow emulated kernels want more).
+    pub timeout_scale: f64,
+}
+
+impl RunOptions {
+    pub fn new(launcher: Launcher) -> Self {
+        RunOptions { jobs: default_jobs(), depth: Depth::Quick, launcher, timeout_scale: 1.0 }
+    }
+}
+
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// One claim's outcome from one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimOutcome {
+    pub claim: String,
+    pub decision: Decision,
+}
+
+/// What running one case produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseReport {
+    pub case: &'static str,
+    pub outcomes: Vec<ClaimOutcome>,
+    /// Everything the case observed, in the order it was recorded.
+    pub observation: serde_json::Map<String, serde_json::Value>,
+    pub duration_ms: u64,
+    /// What the runner had to remove after the worker (non-empty only after a kill or a bug).
+    pub cleanup: Vec<String>,
+    /// The worker's stderr (panic messages), trimmed to its last lines.
+    pub stderr_tail: String,
+}
+
+/// Runs `cases`, calling `on_done` as each finishes. Exclusive cases run alone, after the rest.
+pub fn run(
+    cases: &[Case],
+    options: &RunOptions,
+    on_done: &(dyn Fn(&CaseReport) + Sync),
+) -> anyhow::Result<Vec<CaseReport>> {
+    let run_dir = RunDir::create()?;
+    type Indexed<'a> = Vec<(usize, &'a Case)>;
+    let (parallel, exclusive): (Indexed, Indexed) = cases.iter().enumerate().partition(|(_, c)| !c.exclusive);
+    let slots: Mutex<Vec<Option<CaseReport>>> = Mutex::new(vec![None; cases.len()]);
+    let run_one = |(i, case): (usize, &Case)| {
+        let report = run_case(case, options, run_dir.path());
+        on_done(&report);
+        slots.lock().expect("no worker thread panics while holding the lock")[i] = Some(report);
+    };
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1).min(parallel.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&item) = parallel.get(i) else { break };
+                run_one(item);
+            });
+        }
+    });
+    for item in exclusive {
+        run_one(item);
+    }
+    Ok(slots.into_inner().expect("lock not poisoned").into_iter().flatten().collect())
+}
+
+/// The run's private directory under $TMPDIR, removed when the run ends. It holds a file naming
+/// the runner, so `clean` can tell the directory of a killed runner from a live one.
+struct RunDir {
+    dir: tempfile::TempDir,
+}
+
+pub const RUN_DIR_PREFIX: &str = "ipc-conform-run-";
+pub const RUNNER_FILE: &str = "runner";
+
+impl RunDir {
+    fn create() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix(RUN_DIR_PREFIX).tempdir().context("creating the run directory")?;
+        let me = std::process::id() as i32;
+        let start = journal::process_start_time(me).unwrap_or(0);
+        std::fs::write(dir.path().join(RUNNER_FILE), format!("{me} {start}\n")).context("writing the runner file")?;
+        Ok(RunDir { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn missing_needs(case: &Case) -> Option<String> {
+    if let Some(why) = case.needs.root {
+        if !crate::privilege::is_root() {
+            return Some(format!("needs root ({why}); running as uid {}", nix::unistd::Uid::effective()));
+        }
+    }
+    let missing: Vec<&str> = case.needs.commands.iter().copied().filter(|c| find_on_path(c).is_none()).collect();
+    (!missing.is_empty()).then(|| format!("needs the command(s) {} on PATH, not found", missing.join(", ")))
+}
+
+pub fn find_on_path(command: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(command)).find(|p| p.is_file())
+}
+
+fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
+    let started = Instant::now();
+    let mut report = CaseReport {
+        case: case.name,
+        outcomes: Vec::new(),
+        observation: serde_json::Map::new(),
+        duration_ms: 0,
+        cleanup: Vec::new(),
+        stderr_tail: String::new(),
+    };
+    if let Some(reason) = missing_needs(case) {
+        report.outcomes = case
+            .claims
+            .iter()
+            .map(|c| ClaimOutcome { claim: c.to_string(), decision: Decision::skipped(reason.clone()) })
+            .collect();
+        return report;
+    }
+    let workdir = run_dir.join(case.name);
+    let log_path = run_dir.join(format!("{}.log", case.name));
+    let stderr_path = run_dir.join(format!("{}.stderr", case.name));
+    let timeout = Duration::from_millis((case.timeout_ms as f64 * options.timeout_scale) as u64);
+    let ended = std::fs::create_dir(&workdir)
+        .context("creating the worker directory")
+        .and_then(|()| supervise(case, options, &workdir, &log_path, &stderr_path, timeout));
+
+    let events = journal::read_events(&log_path);
+    for resource in journal::outstanding(&events).iter().rev() {
+        report.cleanup.extend(journal::remove(resource));
+    }
+    let _ = std::fs::remove_dir_all(&workdir);
+    report.stderr_tail = tail(&stderr_path, 12);
+    report.duration_ms = started.elapsed().as_millis() as u64;
+
+    let mut decided: Vec<(String, Decision)> = Vec::new();
+    let mut finished: Option<Option<String>> = None;
+    for event in events {
+        match event {
+            Event::Observe { key, value } => {
+                report.observation.insert(key, value);
+            }
+            Event::Decide { claim, verdict, explanation } => {
+                decided.retain(|(c, _)| *c != claim);
+                decided.push((claim, Decision::new(verdict, explanation)));
+            }
+            Event::Finished { error } => finished = Some(error),
+            Event::Created { .. } | Event::Released { .. } => {}
+        }
+    }
+    let failure: Option<String> = match (&ended, &finished) {
+        (Err(e), _) => Some(format!("{e:#}")),
+        (Ok(WorkerEnd::TimedOut), _) => {
+            Some(format!("timed out after {} ms; the watchdog killed the worker's process group", timeout.as_millis()))
+        }
+        (Ok(WorkerEnd::Exited(status)), None) => Some(format!("the worker died before finishing ({status})")),
+        (Ok(WorkerEnd::Exited(_)), Some(error)) => error.clone(),
+    };
+    let abandoned = matches!(ended, Ok(WorkerEnd::TimedOut)) || finished.is_none();
+    report.outcomes = case
+        .claims
+        .iter()
+        .map(|claim| {
+            let decision = match decided.iter().find(|(c, _)| c == claim) {
+                // A hung or dead worker decides nothing: what it had decided may be half an experiment.
+                Some((_, d)) if !abandoned => d.clone(),
+                Some((_, d)) => Decision::error(format!(
+                    "{}; before that it had decided {}",
+                    failure.clone().unwrap_or_default(),
+                    d.verdict
+                )),
+                None => Decision::error(failure.clone().unwrap_or_else(|| "the case did not decide this claim".into())),
+            };
+            ClaimOutcome { claim: claim.to_string(), decision }
+        })
+        .collect();
+    if !report.cleanup.is_empty() && !abandoned {
+        // A worker that finished yet left resources behind is a harness defect worth seeing.
+        report.observation.insert("harness.cleanup".into(), serde_json::json!(report.cleanup));
+    }
+    report
+}
+
+enum WorkerEnd {
+    Exited(String),
+    TimedOut,
+}
+
+fn supervise(
+    case: &Case,
+    options: &RunOptions,
+    workdir: &Path,
+    log: &Path,
+    stderr: &Path,
+    timeout: Duration,
+) -> anyhow::Result<WorkerEnd> {
+    let err_file = File::create(stderr).context("creating the worker's stderr file")?;
+    let mut child = Command::new(&options.launcher.program)
+        .args(&options.launcher.args)
+        .env(worker::ENV_CASE, case.name)
+        .env(worker::ENV_LOG, log)
+        .env(worker::ENV_DEPTH, options.depth.as_str())
+        .env(worker::ENV_TIMEOUT_MS, timeout.as_millis().to_string())
+        .env("TMPDIR", workdir)
+        .current_dir(workdir)
+        .stdin(Stdio::null())
+        .stdout(err_file.try_clone()?)
+        .stderr(err_file)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting the worker {}", options.launcher.program.display()))?;
+    let pid = child.id() as i32;
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let exited_in_time = if raw >= 0 {
+        // SAFETY: a non-negative return is a descriptor we own.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+        crate::proc::poll_readable(&pidfd, timeout)?
+    } else {
+        wait_without_pidfd(&mut child, timeout)?
+    };
+    // The worker is a zombie or still running: either way its pid still names its group, so the
+    // whole group (helpers, grandchildren) goes down before the pid can be reused.
+    // SAFETY: kill has no memory effects.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    let status = child.wait().context("reaping the worker")?;
+    if !exited_in_time {
+        return Ok(WorkerEnd::TimedOut);
+    }
+    let described = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!(
+            "killed by {}",
+            nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("an unknown signal")
+        ),
+        _ => format!("{status}"),
+    };
+    Ok(WorkerEnd::Exited(described))
+}
+
+/// For kernels without pidfd_open (< 5.3): short waits on the child's status.
+fn wait_without_pidfd(child: &mut std::process::Child, timeout: Duration) -> anyhow::Result<bool> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = nix::sys::wait::waitid(
+            nix::sys::wait::Id::Pid(nix::unistd::Pid::from_raw(child.id() as i32)),
+            nix::sys::wait::WaitPidFlag::WEXITED
+                | nix::sys::wait::WaitPidFlag::WNOHANG
+                | nix::sys::wait::WaitPidFlag::WNOWAIT,
+        )
+        .context("waitid")?;
+        if status != nix::sys::wait::WaitStatus::StillAlive {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The verdict counts of a set of outcomes, in the fixed order holds..error.
+pub fn summary<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Vec<(Verdict, usize)> {
+    let verdicts: Vec<&Verdict> = verdicts.into_iter().collect();
+    Verdict::ALL.iter().map(|v| (*v, verdicts.iter().filter(|x| **x == v).count())).collect()
+}

@@ -1,0 +1,81 @@
+//! The worker side: one process per case. The runner starts the worker executable with the case
+//! named in the environment; `serve_if_worker` is the first thing that executable's `main` calls.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::case::Registry;
+use crate::ctx::{Ctx, Depth};
+use crate::journal::{Event, EventLog};
+
+pub const ENV_CASE: &str = "IPC_CONFORM_WORKER_CASE";
+pub const ENV_LOG: &str = "IPC_CONFORM_WORKER_LOG";
+pub const ENV_DEPTH: &str = "IPC_CONFORM_WORKER_DEPTH";
+pub const ENV_TIMEOUT_MS: &str = "IPC_CONFORM_WORKER_TIMEOUT_MS";
+
+/// If this process was started as a worker, runs the case and exits; otherwise returns.
+pub fn serve_if_worker(registry: &Registry) {
+    let Ok(case_name) = std::env::var(ENV_CASE) else { return };
+    let code = serve(registry, &case_name);
+    std::process::exit(code);
+}
+
+fn serve(registry: &Registry, case_name: &str) -> i32 {
+    let log_path = std::env::var_os(ENV_LOG).map(PathBuf::from);
+    let depth = std::env::var(ENV_DEPTH).ok().and_then(|d| Depth::parse(&d)).unwrap_or_default();
+    let timeout_ms =
+        std::env::var(ENV_TIMEOUT_MS).ok().and_then(|t| t.parse().ok()).unwrap_or(crate::case::DEFAULT_TIMEOUT_MS);
+    for var in [ENV_CASE, ENV_LOG, ENV_DEPTH, ENV_TIMEOUT_MS] {
+        // Children the case spawns (shells, re-execs) must not mistake themselves for workers.
+        // SAFETY: the worker is single-threaded at this point.
+        unsafe { std::env::remove_var(var) };
+    }
+    let Some(log_path) = log_path else {
+        eprintln!("ipc-conform worker: {ENV_LOG} is not set");
+        return 2;
+    };
+    let log = match EventLog::create(&log_path) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("ipc-conform worker: cannot open {}: {e}", log_path.display());
+            return 2;
+        }
+    };
+    let Some(case) = registry.case(case_name) else {
+        log.write(&Event::Finished { error: Some(format!("no case named {case_name}")) });
+        return 2;
+    };
+    c_like_signals();
+    let workdir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut ctx = Ctx::new(log, case.claims, workdir, depth, Duration::from_millis(timeout_ms));
+    let run = case.run;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut ctx)));
+    let error = match outcome {
+        Ok(Ok(())) => {
+            let undecided = ctx.undecided();
+            (!undecided.is_empty()).then(|| format!("the case returned without deciding {}", undecided.join(", ")))
+        }
+        Ok(Err(e)) => Some(format!("{e:#}")),
+        Err(panic) => Some(format!(
+            "the case panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("<non-string panic>")
+        )),
+    };
+    ctx.log().write(&Event::Finished { error });
+    0
+}
+
+/// A worker behaves like a freshly started C program: default dispositions for the signals the
+/// Rust runtime changes (SIGPIPE is ignored by Rust's start-up code), and nothing blocked.
+fn c_like_signals() {
+    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+    // SAFETY: installing SIG_DFL runs no code of ours.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
