@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::FromRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -132,8 +133,18 @@ pub fn remove(resource: &Resource) -> Option<String> {
             if process_start_time(*pid) != Some(*start_time) {
                 return None;
             }
+            // SAFETY: pidfd_open returns a new descriptor or -1.
+            let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, *pid, 0) };
             // SAFETY: kill has no memory effects; the start time check makes the pid ours.
             let r = unsafe { libc::kill(*pid, libc::SIGKILL) };
+            if pidfd >= 0 {
+                // SAFETY: a descriptor we own; readable once the process has exited.
+                let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd as i32) };
+                let _ = crate::proc::poll_readable(&fd, std::time::Duration::from_secs(2));
+            }
+            // The runner is a subreaper, so an orphan that escaped the group is now its child.
+            // SAFETY: waitpid on a pid; WNOHANG never blocks.
+            unsafe { libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG) };
             (r == 0).then(|| format!("killed process {pid}"))
         }
         Resource::SysvMsg { id, key } => {

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,6 +81,10 @@ pub fn run(
     options: &RunOptions,
     on_done: &(dyn Fn(&CaseReport) + Sync),
 ) -> anyhow::Result<Vec<CaseReport>> {
+    // Orphans of a worker's tree become our children, so killing a worker's process group can be
+    // followed by reaping every member: when `run` returns, none of them is still alive.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let run_dir = RunDir::create()?;
     type Indexed<'a> = Vec<(usize, &'a Case)>;
     let (parallel, exclusive): (Indexed, Indexed) = cases.iter().enumerate().partition(|(_, c)| !c.exclusive);
@@ -240,7 +244,7 @@ fn supervise(
     timeout: Duration,
 ) -> anyhow::Result<WorkerEnd> {
     let err_file = File::create(stderr).context("creating the worker's stderr file")?;
-    let mut child = Command::new(&options.launcher.program)
+    let child = Command::new(&options.launcher.program)
         .args(&options.launcher.args)
         .env(worker::ENV_CASE, case.name)
         .env(worker::ENV_LOG, log)
@@ -262,29 +266,44 @@ fn supervise(
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
         crate::proc::poll_readable(&pidfd, timeout)?
     } else {
-        wait_without_pidfd(&mut child, timeout)?
+        wait_without_pidfd(&child, timeout)?
     };
-    // The worker is a zombie or still running: either way its pid still names its group, so the
-    // whole group (helpers, grandchildren) goes down before the pid can be reused.
-    // SAFETY: kill has no memory effects.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
-    let status = child.wait().context("reaping the worker")?;
+    // The worker is a zombie or still running: either way its pid still names its group. Kill
+    // the group, then reap it whole: the worker, and every member reparented to us on the way.
+    let status = kill_and_reap_group(pid)?;
     if !exited_in_time {
         return Ok(WorkerEnd::TimedOut);
     }
-    let described = match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!(
-            "killed by {}",
-            nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("an unknown signal")
-        ),
-        _ => format!("{status}"),
-    };
-    Ok(WorkerEnd::Exited(described))
+    Ok(WorkerEnd::Exited(status))
+}
+
+/// SIGKILLs process group `pgid` and reaps its members until none is left; returns how the
+/// leader (the worker) ended. Each member is our child by the time it can be reaped: the worker
+/// directly, its descendants through the subreaper.
+fn kill_and_reap_group(pgid: i32) -> anyhow::Result<String> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let mut leader = None;
+    loop {
+        // SAFETY: kill has no memory effects. Repeated: a member may have been mid-fork.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        match waitid(Id::PGid(nix::unistd::Pid::from_raw(pgid)), WaitPidFlag::WEXITED) {
+            Ok(status) if status.pid().map(|p| p.as_raw()) == Some(pgid) => leader = Some(status),
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::ECHILD) => break,
+            Err(e) => return Err(e).context("reaping the worker's process group"),
+        }
+    }
+    Ok(match leader {
+        Some(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Some(WaitStatus::Signaled(_, sig, _)) => format!("killed by {}", sig.as_str()),
+        Some(other) => format!("{other:?}"),
+        None => "reaped elsewhere".to_string(),
+    })
 }
 
 /// For kernels without pidfd_open (< 5.3): short waits on the child's status.
-fn wait_without_pidfd(child: &mut std::process::Child, timeout: Duration) -> anyhow::Result<bool> {
+fn wait_without_pidfd(child: &std::process::Child, timeout: Duration) -> anyhow::Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
         let status = nix::sys::wait::waitid(

@@ -70,12 +70,15 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
 }
 
 /// A worker behaves like a freshly started C program: default dispositions for the signals the
-/// Rust runtime changes (SIGPIPE is ignored by Rust's start-up code), and nothing blocked.
+/// Rust runtime changes (it ignores SIGPIPE and catches SIGSEGV/SIGBUS for stack overflow
+/// reports, which would swallow a raised crash signal), and nothing blocked.
 fn c_like_signals() {
     use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-    // SAFETY: installing SIG_DFL runs no code of ours.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    for sig in [Signal::SIGPIPE, Signal::SIGSEGV, Signal::SIGBUS] {
+        // SAFETY: installing SIG_DFL runs no code of ours.
+        unsafe {
+            let _ = signal(sig, SigHandler::SigDfl);
+        }
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }

@@ -1,0 +1,81 @@
+//! The pipe area run for real through the binary: every pipe claim of the catalogue gets a
+//! verdict that is not `error`, and the run leaves no run directory, IPC object or process.
+//! No expected verdict is written here: which claims hold is the kernel's business.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+use serial_test::serial;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ipc-conform");
+
+fn json(args: &[&str]) -> Value {
+    let out = Command::new(BIN).args(args).output().expect("run ipc-conform");
+    assert!(out.status.success(), "ipc-conform {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn run_dirs() -> BTreeSet<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ipc-conform-run-"))
+        .collect()
+}
+
+fn ipcs() -> String {
+    Command::new("ipcs").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+}
+
+/// Our own descendants still alive (the binary's workers would be children of its runner, which
+/// has exited, so they would be reparented: look for any process running our binary instead).
+fn processes_running_the_binary() -> Vec<String> {
+    let exe = std::fs::canonicalize(BIN).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+#[serial]
+fn every_pipe_claim_gets_a_verdict_that_is_not_error() {
+    let listed = json(&["list", "--area", "pipe", "--format", "json"]);
+    let claims: BTreeSet<String> =
+        listed.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    assert!(claims.len() >= 40, "only {} pipe claims", claims.len());
+
+    let (dirs, ipc) = (run_dirs(), ipcs());
+    let report = json(&["run", "--area", "pipe", "--format", "json", "--no-progress"]);
+    assert_eq!(run_dirs(), dirs, "a run directory was left behind");
+    assert_eq!(ipcs(), ipc, "System V objects changed");
+    assert!(processes_running_the_binary().is_empty(), "worker processes left: {:?}", processes_running_the_binary());
+
+    let results = report["results"].as_array().unwrap();
+    let decided: BTreeSet<String> = results.iter().map(|r| r["claim"].as_str().unwrap().to_string()).collect();
+    assert_eq!(decided, claims, "every pipe claim has exactly one result");
+    for r in results {
+        let verdict = r["verdict"].as_str().unwrap();
+        assert!(
+            ["holds", "refuted", "partial", "skipped"].contains(&verdict),
+            "{} ended in {verdict}: {}",
+            r["claim"],
+            r["explanation"]
+        );
+        assert!(!r["explanation"].as_str().unwrap().is_empty());
+        assert!(r["observation"].as_object().is_some_and(|o| !o.is_empty()), "{} has no observation", r["claim"]);
+        for field in ["area", "note", "line", "also_in", "duration_ms"] {
+            assert!(r.get(field).is_some(), "{} lacks {field}", r["claim"]);
+        }
+    }
+    for field in ["release", "arch"] {
+        assert!(report["kernel"][field].is_string());
+    }
+    let total: u64 = report["summary"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total as usize, results.len());
+}

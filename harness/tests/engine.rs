@@ -1,0 +1,198 @@
+//! The engine on cases made to misbehave: a hang, a crash, a panic, a case that decides nothing,
+//! and a killed worker that leaves a SysV queue, a file and an escaped process for the journal.
+//!
+//! The workers are this test binary itself: the runner starts it with `worker_entry_point --exact`
+//! and the worker environment, and that test serves the case (the rusty-fork technique).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use harness::journal::Resource;
+use harness::runner::{self, CaseReport, Launcher, RunOptions};
+use harness::{Case, Ctx, Decision, Registry, Verdict};
+use serial_test::serial;
+
+fn decides(ctx: &mut Ctx) -> anyhow::Result<()> {
+    ctx.observe("answer", 42);
+    ctx.decide("selftest.decides", Decision::holds("observed 42"));
+    Ok(())
+}
+
+fn hangs(ctx: &mut Ctx) -> anyhow::Result<()> {
+    // A grandchild in the same process group hangs too: the watchdog must take both.
+    let child = ctx.spawn(|| loop {
+        nix::unistd::pause();
+    })?;
+    ctx.observe("worker pid", std::process::id());
+    ctx.observe("child pid", child.raw_pid());
+    std::mem::forget(child);
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+fn crashes(_: &mut Ctx) -> anyhow::Result<()> {
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGSEGV)?;
+    Ok(())
+}
+
+fn panics(_: &mut Ctx) -> anyhow::Result<()> {
+    panic!("deliberate panic in a case");
+}
+
+fn decides_nothing(_: &mut Ctx) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn leaks_then_hangs(ctx: &mut Ctx) -> anyhow::Result<()> {
+    // SAFETY: msgget with IPC_PRIVATE creates a new queue.
+    let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
+    anyhow::ensure!(id >= 0, "msgget failed");
+    ctx.created(Resource::SysvMsg { id, key: 0 });
+    let outside = std::env::var("SELFTEST_OUTSIDE_FILE")?;
+    ctx.created(Resource::Path { path: outside.clone().into() });
+    std::fs::write(&outside, "left behind")?;
+    // A process that leaves the worker's group, so only the journal can find it.
+    let escaped = ctx.spawn(|| {
+        let _ = nix::unistd::setsid();
+        loop {
+            nix::unistd::pause();
+        }
+    })?;
+    ctx.observe("queue id", id);
+    ctx.observe("escaped pid", escaped.raw_pid());
+    std::mem::forget(escaped);
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+const CASES: &[Case] = &[
+    Case::new("selftest.decides", &["selftest.decides"], decides),
+    Case::new("selftest.hangs", &["selftest.hangs"], hangs).timeout_ms(400),
+    Case::new("selftest.crashes", &["selftest.crashes"], crashes),
+    Case::new("selftest.panics", &["selftest.panics"], panics),
+    Case::new("selftest.decides_nothing", &["selftest.decides_nothing"], decides_nothing),
+    Case::new("selftest.leaks_then_hangs", &["selftest.leaks_then_hangs"], leaks_then_hangs).timeout_ms(400),
+    Case::new("selftest.needs_missing_command", &["selftest.needs_missing_command"], decides_nothing)
+        .needs_commands(&["ipc-conform-no-such-command"]),
+];
+
+fn registry() -> Registry {
+    Registry::new().with(CASES)
+}
+
+/// Not a test of its own: the entry point the runner starts as a worker.
+#[test]
+fn worker_entry_point() {
+    harness::worker::serve_if_worker(&registry());
+}
+
+fn run(name: &str) -> CaseReport {
+    let launcher = Launcher {
+        program: std::env::current_exe().unwrap(),
+        args: ["worker_entry_point", "--exact", "--nocapture", "--test-threads=1"].map(String::from).to_vec(),
+    };
+    let case = *registry().case(name).unwrap();
+    let mut reports = runner::run(&[case], &RunOptions::new(launcher), &|_| {}).unwrap();
+    reports.pop().unwrap()
+}
+
+fn only(report: &CaseReport) -> &Decision {
+    assert_eq!(report.outcomes.len(), 1);
+    &report.outcomes[0].decision
+}
+
+fn alive(pid: u64) -> bool {
+    // A zombie is not a leak of ours once it has no parent left to reap it; treat only live states.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_deciding_case_reports_its_verdict_and_observation() {
+    let report = run("selftest.decides");
+    assert_eq!(only(&report).verdict, Verdict::Holds);
+    assert_eq!(report.observation["answer"], 42);
+}
+
+#[test]
+#[serial]
+fn a_hung_case_becomes_error_within_its_deadline_and_leaves_no_process() {
+    let started = Instant::now();
+    let report = run("selftest.hangs");
+    let took = started.elapsed();
+    let d = only(&report);
+    assert_eq!(d.verdict, Verdict::Error);
+    assert!(d.explanation.contains("timed out after 400 ms"), "{}", d.explanation);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    for key in ["worker pid", "child pid"] {
+        let pid = report.observation[key].as_u64().unwrap();
+        assert!(!alive(pid), "{key} {pid} still alive");
+    }
+}
+
+#[test]
+fn a_crashing_case_becomes_error_naming_the_signal() {
+    let d = only(&run("selftest.crashes")).clone();
+    assert_eq!(d.verdict, Verdict::Error);
+    assert!(d.explanation.contains("killed by SIGSEGV"), "{}", d.explanation);
+}
+
+#[test]
+fn a_panicking_case_becomes_error_with_the_message() {
+    let d = only(&run("selftest.panics")).clone();
+    assert_eq!(d.verdict, Verdict::Error);
+    assert!(d.explanation.contains("deliberate panic in a case"), "{}", d.explanation);
+}
+
+#[test]
+fn a_case_that_decides_nothing_is_an_error() {
+    let d = only(&run("selftest.decides_nothing")).clone();
+    assert_eq!(d.verdict, Verdict::Error);
+    assert!(d.explanation.contains("without deciding"), "{}", d.explanation);
+}
+
+#[test]
+fn an_unmet_need_is_skipped_with_the_reason() {
+    let d = only(&run("selftest.needs_missing_command")).clone();
+    assert_eq!(d.verdict, Verdict::Skipped);
+    assert!(d.explanation.contains("ipc-conform-no-such-command"), "{}", d.explanation);
+}
+
+#[test]
+#[serial]
+fn the_journal_cleans_up_after_a_killed_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside: PathBuf = dir.path().join("outside-the-workdir");
+    // SAFETY: tests that read this variable run serially.
+    unsafe { std::env::set_var("SELFTEST_OUTSIDE_FILE", &outside) };
+    let report = run("selftest.leaks_then_hangs");
+    assert_eq!(only(&report).verdict, Verdict::Error);
+    let id = report.observation["queue id"].as_i64().unwrap() as i32;
+    let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT into a valid buffer.
+    let r = unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) };
+    assert_eq!(r, -1, "queue {id} survived the killed worker");
+    assert!(!outside.exists(), "the journaled file survived");
+    let escaped = report.observation["escaped pid"].as_u64().unwrap();
+    assert!(!alive(escaped), "the escaped process {escaped} survived");
+    assert!(report.cleanup.len() >= 3, "cleanup did {:?}", report.cleanup);
+}
+
+#[test]
+#[serial]
+fn a_run_leaves_no_run_directory() {
+    let tmp = std::env::temp_dir();
+    let count = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(runner::RUN_DIR_PREFIX))
+            .count()
+    };
+    let before = count();
+    run("selftest.decides");
+    run("selftest.hangs");
+    assert_eq!(count(), before);
+}
