@@ -1198,3 +1198,33 @@ fn shell_pipeline(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_checker_accepts_whole_records() {
+        let rec = record(1, 7, 300);
+        assert_eq!(parse_record(&rec), Ok((1, 7, 300)));
+    }
+
+    #[test]
+    fn the_record_checker_rejects_an_interleaved_record() {
+        // Writer 0's record with 10 bytes of writer 1's record spliced into its middle.
+        let mut mixed = record(0, 0, 100);
+        mixed.splice(50..50, record(1, 0, 10));
+        assert!(parse_record(&mixed).unwrap_err().contains("foreign byte"));
+    }
+
+    #[test]
+    fn the_record_checker_rejects_a_cut_record() {
+        let rec = record(2, 3, 100);
+        assert!(parse_record(&rec[..60]).unwrap_err().contains("cut short"));
+    }
+
+    #[test]
+    fn runs_describe_a_stream() {
+        assert_eq!(runs(b"AAABBA"), ["A x 3", "B x 2", "A x 1"]);
+    }
+}
