@@ -5,6 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use anyhow::Context as _;
 use harness::obs::{call, errno_name};
+use harness::privilege::NOBODY;
 use harness::proc::{self, close_from, Exit};
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
@@ -1003,13 +1004,27 @@ fn unrelated_process_via_proc(ctx: &mut Ctx) -> anyhow::Result<()> {
         Err(e) => Err(*e),
     };
     ctx.observe("read from it", call(&got));
+    // The privilege dimension: as root, the same open from uid/gid 65534 (not the holder's uid).
+    let other_user = if harness::privilege::is_root() {
+        let (opened, _) = ctx.in_child(|| {
+            if harness::privilege::drop_to(NOBODY, NOBODY).is_err() {
+                return "could not drop to 65534".to_string();
+            }
+            let r = nix::fcntl::open(path.as_str(), OFlag::O_RDONLY | OFlag::O_NONBLOCK, nix::sys::stat::Mode::empty());
+            call(&r.map(|_| "fd")).as_str().unwrap_or("").to_string()
+        })?;
+        opened.unwrap_or_else(|| "the child died".into())
+    } else {
+        "not checked: needs root to run a process as another uid".to_string()
+    };
+    ctx.observe("the same open as uid 65534", &other_user);
     drop(hold_w);
     a.wait_exit(ctx.wait_limit())?;
     ctx.check(
         "pipe.processes.related_only",
         got.as_deref() != Ok("found via /proc"),
         "no process outside the creating family could reach the pipe",
-        "a process that never inherited the pipe opened /proc/<pid>/fd/<n> and read \"found via /proc\" from it: any process with ptrace-level access to a holder can use it",
+        format!("a process that never inherited the pipe opened /proc/<pid>/fd/<n> and read \"found via /proc\" from it: any process with ptrace-level access to a holder can use it (as uid 65534: {other_user})"),
     );
     Ok(())
 }
