@@ -233,16 +233,16 @@ fn pclose_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
     drop(pid_w);
     let line = crate::util::read_some(&pid_r, 16, ctx.wait_limit())?;
     let pid: i32 = String::from_utf8_lossy(&line).trim().parse()?;
-    let before = harness::proc::sample(pid).map(|s| s.state);
+    let before = harness::proc::wait_blocked_pid(pid, libc::SYS_read, ctx.wait_limit());
     let status = s.close();
     let after = std::path::Path::new(&format!("/proc/{pid}")).exists();
-    ctx.observe("command state before pclose", before.map(|c| c.to_string()));
+    ctx.observe("command before pclose", blocked_obs(&before));
     ctx.observe("pclose", closed(status));
     ctx.observe("/proc/<command pid> exists after pclose returned", after);
     ctx.check(
         "pipe.pclose.waits_for_command",
-        before.is_some() && status.is_ok() && !after,
-        "the command was running before pclose; when pclose returned it had exited and been reaped (no /proc entry, no zombie)",
+        before.is_ok() && status.is_ok() && !after,
+        "the command was asleep reading its stdin before pclose; when pclose returned it had exited and been reaped (no /proc entry, no zombie)",
         "pclose returned while the command was still there, or failed (see observation)",
     );
     Ok(())

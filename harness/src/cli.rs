@@ -15,6 +15,7 @@ use crate::catalogue::{Catalogue, Claim, Notes};
 use crate::ctx::Depth;
 use crate::report::RunReport;
 use crate::runner::{self, Launcher, RunOptions};
+use crate::snapshot::{self, Snapshot};
 use crate::verdict::Verdict;
 
 /// The catalogue and notes compiled into the binary, so it runs anywhere (also in a VM).
@@ -48,6 +49,54 @@ enum Command {
     List(ListArgs),
     /// Show a claim's quote and statement, then check it on this kernel.
     Explain(ExplainArgs),
+    /// Compare this kernel's results with its approved snapshot; exit 1 on any change.
+    Gate(GateArgs),
+    /// Compare two snapshots, snapshot directories or `run --format json` result files.
+    Diff(DiffArgs),
+    /// The claims x kernels table of the approved snapshots.
+    Matrix(MatrixArgs),
+}
+
+#[derive(Parser, Debug)]
+struct GateArgs {
+    /// Directory laid out like reports/: <kernel-id>/snapshot.snap.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    snapshots: PathBuf,
+    /// Approve today's results as this kernel's snapshot (also writes report.md and the annotated notes).
+    #[arg(long)]
+    accept: bool,
+    /// Gate a saved `run --format json` result instead of running the suite.
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    #[arg(long, default_value_t = 1.0)]
+    timeout_scale: f64,
+}
+
+#[derive(Parser, Debug)]
+struct DiffArgs {
+    before: PathBuf,
+    after: PathBuf,
+}
+
+#[derive(Parser, Debug)]
+struct MatrixArgs {
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    snapshots: PathBuf,
+    /// Every claim, not only those that differ between kernels.
+    #[arg(long)]
+    all: bool,
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Markdown)]
+    format: MatrixFormat,
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum MatrixFormat {
+    Markdown,
+    Html,
 }
 
 #[derive(Parser, Debug)]
@@ -81,6 +130,9 @@ enum RunFormat {
     Text,
     Json,
     Markdown,
+    Junit,
+    Ktap,
+    Kcidb,
 }
 
 #[derive(Parser, Debug)]
@@ -140,7 +192,7 @@ pub fn main(registry: Registry, embedded: &Embedded) -> ExitCode {
     }
 }
 
-fn load(cli: &Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Result<Catalogue> {
+fn load(cli: &Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Result<(Catalogue, Notes)> {
     let notes = match &cli.notes {
         Some(dir) => Notes::from_dir(dir)?,
         None => Notes::from_pairs(embedded.notes.iter().copied()),
@@ -152,15 +204,18 @@ fn load(cli: &Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Result<C
     };
     let catalogue = Catalogue::parse(&text, &notes)?;
     registry.check_against(&catalogue).map_err(|problems| crate::catalogue::CatalogueError { problems })?;
-    Ok(catalogue)
+    Ok((catalogue, notes))
 }
 
 fn dispatch(cli: Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Result<ExitCode> {
-    let catalogue = load(&cli, registry, embedded)?;
+    let (catalogue, notes) = load(&cli, registry, embedded)?;
     match cli.command {
         Command::Run(args) => cmd_run(&catalogue, registry, args),
         Command::List(args) => cmd_list(&catalogue, args),
         Command::Explain(args) => cmd_explain(&catalogue, registry, args),
+        Command::Gate(args) => cmd_gate(&catalogue, &notes, registry, args),
+        Command::Diff(args) => cmd_diff(args),
+        Command::Matrix(args) => cmd_matrix(args),
     }
 }
 
@@ -227,23 +282,18 @@ pub fn execute(
 }
 
 fn cmd_run(catalogue: &Catalogue, registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.jobs == Some(0) {
-        return Err(usage("--jobs must be at least 1"));
-    }
-    if !(args.timeout_scale.is_finite() && args.timeout_scale > 0.0) {
-        return Err(usage("--timeout-scale must be a positive number"));
-    }
-    let claims = select(catalogue, &args.area, &args.claims)?;
-    let mut options = RunOptions::new(Launcher::current_exe()?);
-    options.jobs = args.jobs.unwrap_or_else(runner::default_jobs);
+    let mut options = run_options(args.jobs, args.timeout_scale)?;
     options.depth = args.depth;
-    options.timeout_scale = args.timeout_scale;
+    let claims = select(catalogue, &args.area, &args.claims)?;
     let progress = !args.no_progress && std::io::stderr().is_terminal();
     let report = execute(catalogue, registry, &claims, &options, progress)?;
     let rendered = match args.format {
         RunFormat::Text => crate::report::text::render(&report),
         RunFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         RunFormat::Markdown => crate::report::markdown::render(&report),
+        RunFormat::Junit => crate::report::formats::junit(&report),
+        RunFormat::Ktap => crate::report::formats::ktap(&report),
+        RunFormat::Kcidb => serde_json::to_string_pretty(&crate::report::formats::kcidb(&report))? + "\n",
     };
     emit(args.output.as_deref(), &rendered)?;
     let errors = report.count(Verdict::Error);
@@ -339,5 +389,155 @@ fn cmd_explain(catalogue: &Catalogue, registry: &Registry, args: ExplainArgs) ->
         }
     }
     emit(None, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_options(jobs: Option<usize>, timeout_scale: f64) -> anyhow::Result<RunOptions> {
+    if jobs == Some(0) {
+        return Err(usage("--jobs must be at least 1"));
+    }
+    if !(timeout_scale.is_finite() && timeout_scale > 0.0) {
+        return Err(usage("--timeout-scale must be a positive number"));
+    }
+    let mut options = RunOptions::new(Launcher::current_exe()?);
+    options.jobs = jobs.unwrap_or_else(runner::default_jobs);
+    options.timeout_scale = timeout_scale;
+    Ok(options)
+}
+
+/// Reads a `run --format json` result file.
+fn load_results(path: &Path) -> anyhow::Result<RunReport> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read results {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| usage(format!("{} is not a `run --format json` result: {e}", path.display())))
+}
+
+/// A snapshot from a snapshot file, a kernel directory (approved, else pending) or a result file.
+fn load_snapshot_any(path: &Path) -> anyhow::Result<Snapshot> {
+    let file = if path.is_dir() {
+        [snapshot::FILE, snapshot::PENDING]
+            .iter()
+            .map(|f| path.join(f))
+            .find(|p| p.is_file())
+            .ok_or_else(|| usage(format!("{} holds no snapshot", path.display())))?
+    } else {
+        path.to_path_buf()
+    };
+    if file.extension().is_some_and(|e| e == "json") {
+        return Ok(Snapshot::of(&load_results(&file)?));
+    }
+    Snapshot::load(&file).map_err(|e| usage(format!("{e:#}")))
+}
+
+/// Writes the approved snapshot and the human documents of one kernel.
+pub fn write_kernel_reports(dir: &Path, report: &RunReport, notes: &Notes) -> anyhow::Result<()> {
+    let kernel_dir = dir.join(&report.kernel.id);
+    std::fs::create_dir_all(kernel_dir.join("notes"))
+        .map_err(|e| usage(format!("cannot create {}: {e}", kernel_dir.display())))?;
+    emit(Some(&kernel_dir.join(snapshot::FILE)), &Snapshot::of(report).to_insta_file())?;
+    emit(Some(&kernel_dir.join("report.md")), &crate::report::markdown::render(report))?;
+    for note in notes.names() {
+        if let Some(md) = crate::report::annotated::render(report, notes, note, "../report.md") {
+            emit(Some(&kernel_dir.join("notes").join(format!("{}.md", note.trim_end_matches(".txt")))), &md)?;
+        }
+    }
+    let _ = std::fs::remove_file(kernel_dir.join(snapshot::PENDING));
+    Ok(())
+}
+
+fn cmd_gate(catalogue: &Catalogue, notes: &Notes, registry: &Registry, args: GateArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let report = match &args.results {
+        Some(path) => load_results(path)?,
+        None => {
+            let options = run_options(args.jobs, args.timeout_scale)?;
+            let claims = select(catalogue, &[], &[])?;
+            execute(catalogue, registry, &claims, &options, std::io::stderr().is_terminal())?
+        }
+    };
+    let today = Snapshot::of(&report);
+    let id = &report.kernel.id;
+    let errors: Vec<&str> =
+        report.results.iter().filter(|r| r.verdict == Verdict::Error).map(|r| r.claim.as_str()).collect();
+    if !errors.is_empty() {
+        eprintln!(
+            "gate: {} claim(s) ended in `error` (the harness could not conclude): {}",
+            errors.len(),
+            errors.join(", ")
+        );
+        if args.accept {
+            eprintln!("gate: refusing to approve a snapshot with errors");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if args.accept {
+        write_kernel_reports(&args.snapshots, &report, notes)?;
+        println!(
+            "gate: approved {} claims as the snapshot of {id} in {}",
+            today.claims.len(),
+            args.snapshots.join(id).display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let approved_path = args.snapshots.join(id).join(snapshot::FILE);
+    if approved_path.is_file() {
+        let approved = Snapshot::load(&approved_path).map_err(|e| usage(format!("{e:#}")))?;
+        let diffs = snapshot::diff(&approved, &today);
+        if diffs.is_empty() {
+            println!(
+                "gate: {id} matches its approved snapshot ({} claims, {:.2} s)",
+                today.claims.len(),
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("gate: {id} differs from its approved snapshot in {} claim(s):", diffs.len());
+        print!("{}", snapshot::render_diff(&diffs, "approved", "today"));
+        println!("(approve with `ipc-conform gate --accept` or `cargo insta review` if the change is intended)");
+        return Ok(ExitCode::from(1));
+    }
+    let kernel_dir = args.snapshots.join(id);
+    std::fs::create_dir_all(&kernel_dir).map_err(|e| usage(format!("cannot create {}: {e}", kernel_dir.display())))?;
+    let pending = kernel_dir.join(snapshot::PENDING);
+    emit(Some(&pending), &today.to_insta_file())?;
+    println!("gate: {id} has no approved snapshot; wrote {} for review", pending.display());
+    match snapshot::nearest(&args.snapshots, id) {
+        Some((near, path)) => {
+            let other = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
+            let diffs = snapshot::diff(&other, &today);
+            println!("gate: compared with the nearest approved kernel {near}: {} claim(s) differ", diffs.len());
+            print!("{}", snapshot::render_diff(&diffs, &near, id));
+        }
+        None => println!("gate: no other kernel has an approved snapshot to compare with"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let (before, after) = (load_snapshot_any(&args.before)?, load_snapshot_any(&args.after)?);
+    let diffs = snapshot::diff(&before, &after);
+    if diffs.is_empty() {
+        println!("no difference in {} claims", after.claims.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} claim(s) differ between {} and {}:", diffs.len(), before.kernel, after.kernel);
+    print!("{}", snapshot::render_diff(&diffs, &before.kernel, &after.kernel));
+    Ok(ExitCode::from(1))
+}
+
+fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
+    let kernels: Vec<(String, Snapshot)> = snapshot::approved_in(&args.snapshots)
+        .into_iter()
+        .map(|(id, path)| Ok((id, Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?)))
+        .collect::<anyhow::Result<_>>()?;
+    if kernels.is_empty() {
+        return Err(usage(format!("{} holds no approved snapshot", args.snapshots.display())));
+    }
+    let text = match args.format {
+        MatrixFormat::Markdown => crate::report::matrix::markdown(&kernels, args.all),
+        MatrixFormat::Html => crate::report::matrix::html(&kernels, args.all),
+    };
+    emit(args.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)
 }

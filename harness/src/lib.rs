@@ -12,6 +12,7 @@ pub mod privilege;
 pub mod proc;
 pub mod report;
 pub mod runner;
+pub mod snapshot;
 pub mod verdict;
 pub mod worker;
 

@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{bail, Context as _};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -141,33 +141,12 @@ impl Child {
         kill(self.pid, sig).with_context(|| format!("kill({}, {})", self.pid, sig.as_str()))
     }
 
-    /// Waits until the child sleeps inside `syscall` (a `libc::SYS_*` number), proven by
-    /// `/proc/<pid>/stat` state `S` (or `D`) and `/proc/<pid>/syscall` naming that call.
+    /// Waits until the child sleeps inside `syscall` (a `libc::SYS_*` number); see [`wait_blocked_pid`].
     pub fn wait_blocked(&mut self, syscall: i64, within: Duration) -> anyhow::Result<Blocked> {
-        let deadline = Instant::now() + within;
-        let mut last = None;
-        loop {
-            if let Some(exit) = self.try_exit()? {
-                bail!("child {} ended ({exit}) instead of blocking in {}", self.pid, syscall_name(syscall));
-            }
-            let now = sample(self.raw_pid());
-            if let Some(s) = &now {
-                if matches!(s.state, 'S' | 'D') && s.syscall == Some(syscall) {
-                    return Ok(Blocked { syscall: syscall_name(syscall), state: s.state, wchan: s.wchan.clone() });
-                }
-            }
-            last = now.or(last);
-            if Instant::now() >= deadline {
-                return Err(anyhow!(
-                    "child {} not blocked in {} within {:?}; last seen {:?}",
-                    self.pid,
-                    syscall_name(syscall),
-                    within,
-                    last
-                ));
-            }
-            self.sleep_until_exit_or(Duration::from_millis(1))?;
+        if let Some(exit) = self.try_exit()? {
+            bail!("child {} ended ({exit}) instead of blocking in {}", self.pid, syscall_name(syscall));
         }
+        wait_blocked_pid(self.raw_pid(), syscall, within)
     }
 
     /// Waits until the child is stopped (state `T`), e.g. after SIGSTOP.
@@ -193,6 +172,37 @@ impl Drop for Child {
         if self.exit.is_none() {
             let _ = kill(self.pid, Signal::SIGKILL);
             let _ = waitpid(self.pid, None);
+        }
+    }
+}
+
+/// Waits until process `pid` (a child or not) sleeps inside `syscall`, proven by
+/// `/proc/<pid>/stat` state `S` (or `D`) and `/proc/<pid>/syscall` naming that call. Between
+/// samples it waits on the process's pidfd, so an exit ends the wait at once (as an error: the
+/// process did not block).
+pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Result<Blocked> {
+    let deadline = Instant::now() + within;
+    let pidfd = pidfd_open(Pid::from_raw(pid));
+    let mut last = None;
+    loop {
+        let now = sample(pid);
+        match &now {
+            None => bail!("process {pid} ended instead of blocking in {}", syscall_name(syscall)),
+            Some(s) if s.state == 'Z' => bail!("process {pid} exited instead of blocking in {}", syscall_name(syscall)),
+            Some(s) if matches!(s.state, 'S' | 'D') && s.syscall == Some(syscall) => {
+                return Ok(Blocked { syscall: syscall_name(syscall), state: s.state, wchan: s.wchan.clone() });
+            }
+            Some(_) => {}
+        }
+        last = now.or(last);
+        if Instant::now() >= deadline {
+            bail!("process {pid} not blocked in {} within {within:?}; last seen {last:?}", syscall_name(syscall));
+        }
+        match &pidfd {
+            Some(fd) => {
+                poll_readable(fd, Duration::from_millis(1))?;
+            }
+            None => std::thread::yield_now(),
         }
     }
 }

@@ -43,7 +43,14 @@ pub fn render(report: &RunReport) -> String {
         rows.sort_by_key(|r| order(r.verdict));
         let _ = writeln!(out, "\n## {area}\n");
         for r in rows {
-            let _ = writeln!(out, "### `{}`: {}\n", r.claim, r.verdict.as_str().to_uppercase());
+            let _ = writeln!(out, "<a id=\"{}\"></a>\n", r.claim);
+            let _ = writeln!(
+                out,
+                "### {} `{}`: {}\n",
+                super::annotated::mark(r.verdict),
+                r.claim,
+                r.verdict.as_str().to_uppercase()
+            );
             let _ = writeln!(out, "- **Note** {} line {}: 「{}」", r.note, r.line, r.quote.trim());
             if !r.also_in.is_empty() {
                 let _ = writeln!(out, "- **Also in** {}", r.also_in.join(", "));

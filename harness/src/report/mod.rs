@@ -1,6 +1,9 @@
 //! A run's results per claim, joined with the catalogue, and the formats people and CI read.
 
+pub mod annotated;
+pub mod formats;
 pub mod markdown;
+pub mod matrix;
 pub mod text;
 
 use serde::{Deserialize, Serialize};

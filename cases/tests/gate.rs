@@ -1,0 +1,104 @@
+//! The regression gate: today's results on this kernel against its approved snapshot in
+//! `reports/<kernel-id>/snapshot.snap` (an insta snapshot). A changed verdict or observation fails
+//! with a per-claim diff; `cargo insta review` or `ipc-conform gate --accept` approves. On a kernel
+//! without a snapshot the gate passes, compares with the nearest approved kernel and leaves a
+//! pending `snapshot.snap.new` for review.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use harness::report::RunReport;
+use harness::snapshot::{self, Snapshot};
+use serial_test::serial;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ipc-conform");
+
+fn reports() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports")
+}
+
+fn run_suite() -> (RunReport, Vec<u8>) {
+    let out = Command::new(BIN).args(["run", "--format", "json", "--no-progress"]).output().expect("run ipc-conform");
+    assert!(out.status.success(), "the suite failed: {}", String::from_utf8_lossy(&out.stderr));
+    (serde_json::from_slice(&out.stdout).expect("JSON results"), out.stdout)
+}
+
+#[test]
+#[serial]
+fn this_kernel_matches_its_approved_snapshot() {
+    let (report, raw) = run_suite();
+    let today = Snapshot::of(&report);
+    let kernel_dir = reports().join(&report.kernel.id);
+    let approved = kernel_dir.join(snapshot::FILE);
+    if !approved.is_file() {
+        let saved = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(saved.path(), raw).unwrap();
+        let out = Command::new(BIN)
+            .args(["gate", "--results", saved.path().to_str().unwrap(), "--snapshots", reports().to_str().unwrap()])
+            .output()
+            .unwrap();
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let before = Snapshot::load(&approved).expect("the approved snapshot parses");
+    let diffs = snapshot::diff(&before, &today);
+    if !diffs.is_empty() {
+        eprintln!(
+            "{} claim(s) changed on {}:\n{}",
+            diffs.len(),
+            report.kernel.id,
+            snapshot::render_diff(&diffs, "approved", "today")
+        );
+    }
+    insta::with_settings!({
+        snapshot_path => kernel_dir,
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!("snapshot", today.render());
+    });
+}
+
+#[test]
+#[serial]
+fn two_runs_give_the_same_snapshot() {
+    let (first, _) = run_suite();
+    let (second, _) = run_suite();
+    let (a, b) = (Snapshot::of(&first), Snapshot::of(&second));
+    let diffs = snapshot::diff(&a, &b);
+    assert!(diffs.is_empty(), "unstable claims:\n{}", snapshot::render_diff(&diffs, "run 1", "run 2"));
+}
+
+#[test]
+fn a_flipped_verdict_in_a_copy_fails_the_gate_naming_the_claim() {
+    let (report, raw) = run_suite();
+    let copy = tempfile::tempdir().unwrap();
+    let saved = copy.path().join("results.json");
+    std::fs::write(&saved, raw).unwrap();
+    let gate = |dir: &Path| {
+        Command::new(BIN)
+            .args(["gate", "--results", saved.to_str().unwrap(), "--snapshots", dir.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let accept = Command::new(BIN)
+        .args(["gate", "--accept", "--results", saved.to_str().unwrap(), "--snapshots", copy.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(accept.status.success(), "{}", String::from_utf8_lossy(&accept.stderr));
+    assert!(gate(copy.path()).status.success(), "the unmodified snapshot passes");
+
+    let file = copy.path().join(&report.kernel.id).join(snapshot::FILE);
+    let mut snap = Snapshot::load(&file).unwrap();
+    let victim = snap.claims[0].claim.clone();
+    snap.claims[0].verdict = match snap.claims[0].verdict {
+        harness::Verdict::Holds => harness::Verdict::Refuted,
+        _ => harness::Verdict::Holds,
+    };
+    std::fs::write(&file, snap.to_insta_file()).unwrap();
+    let out = gate(copy.path());
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("~ {victim}: verdict")), "{text}");
+}

@@ -1,0 +1,330 @@
+//! Snapshots: per kernel, every claim's verdict and normalised observation. The approved snapshot
+//! of a kernel is the contract a run is gated against; it changes only when behaviour changes,
+//! so everything that varies between runs (pids, ports, times, addresses, inode numbers, temp
+//! paths) is normalised away first.
+//!
+//! Files are insta snapshots (`reports/<kernel-id>/snapshot.snap`, pending ones `.snap.new`), so
+//! `cargo insta review` works on them as well as `ipc-conform gate --accept`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::report::RunReport;
+use crate::verdict::Verdict;
+
+pub const FILE: &str = "snapshot.snap";
+pub const PENDING: &str = "snapshot.snap.new";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub kernel: String,
+    pub claims: Vec<SnapClaim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapClaim {
+    pub claim: String,
+    pub verdict: Verdict,
+    pub observation: Value,
+}
+
+/// Keys whose values vary from run to run whatever the kernel does.
+fn volatile_key(key: &str) -> Option<&'static str> {
+    let k = key.to_ascii_lowercase();
+    let has_word = |w: &str| k.split(|c: char| !c.is_ascii_alphanumeric()).any(|part| part == w);
+    if has_word("pid") || has_word("pids") || has_word("ppid") || has_word("tid") {
+        Some("<pid>")
+    } else if has_word("port") || has_word("ports") {
+        Some("<port>")
+    } else if has_word("inode") || has_word("ino") {
+        Some("<inode>")
+    } else if has_word("ms")
+        || has_word("ns")
+        || has_word("us")
+        || has_word("time")
+        || has_word("duration")
+        || has_word("elapsed")
+    {
+        Some("<time>")
+    } else if has_word("id") || has_word("msqid") || has_word("semid") || has_word("shmid") {
+        Some("<id>")
+    } else {
+        None
+    }
+}
+
+/// Replaces what varies inside a string: temp paths, /proc/<pid>, pipe/socket inodes, ports.
+pub fn normalise_text(s: &str) -> String {
+    use std::sync::OnceLock;
+    static RULES: OnceLock<Vec<(regex::Regex, &'static str)>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        [
+            (r"/[\w/.-]*ipc-conform-run-[\w]+(/[\w.-]+)*", "<run-dir>"),
+            (r"/tmp/\.tmp[\w]+(/[\w.-]+)*", "<tmp>"),
+            (r"/proc/\d+/", "/proc/<pid>/"),
+            (r"\b(pipe|socket|anon_inode):\[\d+\]", "$1:[<inode>]"),
+            (r"\b(127\.\d+\.\d+\.\d+|0\.0\.0\.0):\d+\b", "$1:<port>"),
+            (r"\[::1?\]:\d+\b", "[::]:<port>"),
+            (r"\bpid \d+\b", "pid <pid>"),
+        ]
+        .into_iter()
+        .map(|(re, to)| (regex::Regex::new(re).expect("valid rule"), to))
+        .collect()
+    });
+    let mut out = s.to_string();
+    for (re, to) in rules {
+        out = re.replace_all(&out, *to).into_owned();
+    }
+    out
+}
+
+/// Normalises an observation value (recursively).
+pub fn normalise_value(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let key = normalise_text(k);
+                let v = match volatile_key(k) {
+                    Some(placeholder) if v.is_number() || v.is_string() => Value::String(placeholder.into()),
+                    Some(placeholder) if v.is_array() => Value::Array(
+                        v.as_array().into_iter().flatten().map(|_| Value::String(placeholder.into())).collect(),
+                    ),
+                    _ => normalise_value(v),
+                };
+                (key, v)
+            })
+            .collect(),
+        Value::Array(items) => Value::Array(items.iter().map(normalise_value).collect()),
+        Value::String(s) => Value::String(normalise_text(s)),
+        other => other.clone(),
+    }
+}
+
+impl Snapshot {
+    pub fn of(report: &RunReport) -> Self {
+        Snapshot {
+            kernel: report.kernel.id.clone(),
+            claims: report
+                .results
+                .iter()
+                .map(|r| SnapClaim {
+                    claim: r.claim.clone(),
+                    verdict: r.verdict,
+                    observation: normalise_value(&Value::Object(r.observation.clone())),
+                })
+                .collect(),
+        }
+    }
+
+    /// The snapshot's content: one pretty JSON document, claims in catalogue order.
+    pub fn render(&self) -> String {
+        serde_json::to_string_pretty(self).expect("snapshots serialise") + "\n"
+    }
+
+    /// The insta file: its header, then the content.
+    pub fn to_insta_file(&self) -> String {
+        format!("---\nsource: cases/tests/gate.rs\nexpression: snapshot\n---\n{}", self.render())
+    }
+
+    /// Parses an insta file (header optional), naming the file in any error.
+    pub fn parse(text: &str, origin: &Path) -> anyhow::Result<Snapshot> {
+        let body = match text.strip_prefix("---\n") {
+            Some(rest) => rest.split_once("\n---\n").map(|(_, body)| body).unwrap_or(rest),
+            None => text,
+        };
+        serde_json::from_str(body)
+            .map_err(|e| anyhow::anyhow!("{} is not a valid snapshot (corrupt or truncated?): {e}", origin.display()))
+    }
+
+    pub fn load(path: &Path) -> anyhow::Result<Snapshot> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read snapshot {}: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    pub fn claim(&self, id: &str) -> Option<&SnapClaim> {
+        self.claims.iter().find(|c| c.claim == id)
+    }
+}
+
+/// One claim that differs between two snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimDiff {
+    pub claim: String,
+    pub before: Option<SnapClaim>,
+    pub after: Option<SnapClaim>,
+}
+
+pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<ClaimDiff> {
+    let mut ids: Vec<&str> = before.claims.iter().map(|c| c.claim.as_str()).collect();
+    for c in &after.claims {
+        if !ids.contains(&c.claim.as_str()) {
+            ids.push(&c.claim);
+        }
+    }
+    ids.into_iter()
+        .filter_map(|id| {
+            let (b, a) = (before.claim(id), after.claim(id));
+            (b != a).then(|| ClaimDiff { claim: id.to_string(), before: b.cloned(), after: a.cloned() })
+        })
+        .collect()
+}
+
+/// A per-claim diff a person reads: verdict change, then each observation key that changed.
+pub fn render_diff(diffs: &[ClaimDiff], before_name: &str, after_name: &str) -> String {
+    let mut out = String::new();
+    for d in diffs {
+        match (&d.before, &d.after) {
+            (None, Some(a)) => {
+                let _ = writeln!(out, "+ {}: {} (only in {after_name})", d.claim, a.verdict);
+            }
+            (Some(b), None) => {
+                let _ = writeln!(out, "- {}: {} (only in {before_name})", d.claim, b.verdict);
+            }
+            (Some(b), Some(a)) => {
+                if b.verdict != a.verdict {
+                    let _ = writeln!(out, "~ {}: verdict {} -> {}", d.claim, b.verdict, a.verdict);
+                } else {
+                    let _ = writeln!(out, "~ {}: {} (observation changed)", d.claim, a.verdict);
+                }
+                let empty = serde_json::Map::new();
+                let (bo, ao) =
+                    (b.observation.as_object().unwrap_or(&empty), a.observation.as_object().unwrap_or(&empty));
+                let mut keys: Vec<&String> = bo.keys().collect();
+                keys.extend(ao.keys().filter(|k| !bo.contains_key(*k)));
+                for k in keys {
+                    if bo.get(k) != ao.get(k) {
+                        let show =
+                            |v: Option<&Value>| v.map(crate::report::compact).unwrap_or_else(|| "(absent)".into());
+                        let _ = writeln!(out, "    {k}: {} -> {}", show(bo.get(k)), show(ao.get(k)));
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// Approved snapshots in a reports directory: (kernel id, path), sorted by id.
+pub fn approved_in(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().join(FILE)))
+        .filter(|(_, p)| p.is_file())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The numeric version of a release string: "6.1.0-28-amd64" -> [6, 1, 0, 28].
+fn version_numbers(release: &str) -> Vec<u64> {
+    release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .take(4)
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The approved kernel closest in version to `kernel_id` (same architecture preferred).
+pub fn nearest(dir: &Path, kernel_id: &str) -> Option<(String, PathBuf)> {
+    let arch = kernel_id.rsplit('-').next().unwrap_or("");
+    let target = version_numbers(kernel_id);
+    approved_in(dir).into_iter().filter(|(id, _)| id != kernel_id).min_by_key(|(id, _)| {
+        let v = version_numbers(id);
+        let distance: u64 = (0..4)
+            .map(|i| {
+                let (a, b) = (target.get(i).copied().unwrap_or(0), v.get(i).copied().unwrap_or(0));
+                a.abs_diff(b).min(999) * 1000u64.pow(3 - i as u32)
+            })
+            .sum();
+        (!id.ends_with(arch), distance)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn volatile_values_are_replaced_by_placeholders() {
+        let obs = json!({
+            "child pid": 4242,
+            "server port": 39001,
+            "duration_ms": 12,
+            "pipe inode": 99,
+            "queue id": 32769,
+            "link": "pipe:[123456]",
+            "path": "/tmp/ipc-conform-run-AbC123/pipe.case/fifo",
+            "proc": "/proc/4242/fd/3",
+            "peer": "127.0.0.1:40123",
+            "bytes": 65536,
+            "errno": "-1 EPIPE",
+        });
+        let n = normalise_value(&obs);
+        assert_eq!(n["child pid"], "<pid>");
+        assert_eq!(n["server port"], "<port>");
+        assert_eq!(n["duration_ms"], "<time>");
+        assert_eq!(n["pipe inode"], "<inode>");
+        assert_eq!(n["queue id"], "<id>");
+        assert_eq!(n["link"], "pipe:[<inode>]");
+        assert_eq!(n["path"], "<run-dir>");
+        assert_eq!(n["proc"], "/proc/<pid>/fd/3");
+        assert_eq!(n["peer"], "127.0.0.1:<port>");
+        assert_eq!(n["bytes"], 65536, "behaviour is kept");
+        assert_eq!(n["errno"], "-1 EPIPE");
+    }
+
+    #[test]
+    fn two_runs_that_differ_only_in_volatile_values_normalise_equal() {
+        let a = json!({"pid": 1, "msg": "pid 17 exited", "at": "127.0.0.1:1111", "nested": [{"port": 1}]});
+        let b = json!({"pid": 2, "msg": "pid 99 exited", "at": "127.0.0.1:2222", "nested": [{"port": 2}]});
+        assert_eq!(normalise_value(&a), normalise_value(&b));
+    }
+
+    #[test]
+    fn a_behaviour_change_survives_normalisation() {
+        let a = json!({"write": "-1 EPIPE", "bytes": 4096});
+        let b = json!({"write": "-1 EAGAIN", "bytes": 4096});
+        assert_ne!(normalise_value(&a), normalise_value(&b));
+    }
+
+    fn snap(verdict: Verdict, bytes: u64) -> Snapshot {
+        Snapshot {
+            kernel: "6.1.0-x86_64".into(),
+            claims: vec![SnapClaim { claim: "pipe.a.b".into(), verdict, observation: json!({"bytes": bytes}) }],
+        }
+    }
+
+    #[test]
+    fn the_diff_names_the_claim_and_what_changed() {
+        let d = diff(&snap(Verdict::Holds, 1), &snap(Verdict::Refuted, 2));
+        let text = render_diff(&d, "approved", "today");
+        assert!(text.contains("~ pipe.a.b: verdict holds -> refuted"), "{text}");
+        assert!(text.contains("bytes: 1 -> 2"), "{text}");
+        assert!(diff(&snap(Verdict::Holds, 1), &snap(Verdict::Holds, 1)).is_empty());
+    }
+
+    #[test]
+    fn the_insta_file_round_trips() {
+        let s = snap(Verdict::Partial, 3);
+        assert_eq!(Snapshot::parse(&s.to_insta_file(), Path::new("x")).unwrap(), s);
+        assert!(Snapshot::parse("---\nsource: x\n---\n{\"kernel\": ", Path::new("cut.snap"))
+            .unwrap_err()
+            .to_string()
+            .contains("cut.snap"));
+    }
+
+    #[test]
+    fn version_distance_picks_the_closest_release() {
+        assert_eq!(version_numbers("6.1.0-28-amd64-x86_64"), vec![6, 1, 0, 28]);
+    }
+}
