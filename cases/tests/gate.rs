@@ -102,3 +102,62 @@ fn a_flipped_verdict_in_a_copy_fails_the_gate_naming_the_claim() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("~ {victim}: verdict")), "{text}");
 }
+
+/// A reports directory with this kernel's results approved under another kernel id, one claim's
+/// verdict changed, so the two kernels differ in exactly that claim.
+fn two_kernels() -> (tempfile::TempDir, String, String) {
+    let (report, raw) = run_suite();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("results.json");
+    std::fs::write(&saved, raw).unwrap();
+    let mut other = Snapshot::of(&report);
+    other.kernel = "6.1.0-28-amd64-x86_64".into();
+    other.claims[1].verdict = harness::Verdict::Skipped;
+    let changed = other.claims[1].claim.clone();
+    std::fs::create_dir_all(dir.path().join(&other.kernel)).unwrap();
+    std::fs::write(dir.path().join(&other.kernel).join(snapshot::FILE), other.to_insta_file()).unwrap();
+    (dir, saved.to_string_lossy().into_owned(), changed)
+}
+
+#[test]
+fn a_kernel_without_a_snapshot_passes_compares_with_the_nearest_and_leaves_a_pending_one() {
+    let (dir, saved, changed) = two_kernels();
+    let out = Command::new(BIN)
+        .args(["gate", "--results", &saved, "--snapshots", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("nearest approved kernel 6.1.0-28-amd64-x86_64: 1 claim(s) differ"), "{text}");
+    assert!(text.contains(&changed), "{text}");
+    let (report, _) = run_suite();
+    assert!(dir.path().join(&report.kernel.id).join(snapshot::PENDING).is_file());
+    assert!(!dir.path().join(&report.kernel.id).join(snapshot::FILE).exists(), "nothing approved by itself");
+}
+
+#[test]
+fn matrix_and_diff_show_only_the_claim_that_differs() {
+    let (dir, saved, changed) = two_kernels();
+    let accept = Command::new(BIN)
+        .args(["gate", "--accept", "--results", &saved, "--snapshots", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(accept.status.success());
+    let matrix = Command::new(BIN).args(["matrix", "--snapshots", dir.path().to_str().unwrap()]).output().unwrap();
+    let md = String::from_utf8_lossy(&matrix.stdout);
+    assert!(matrix.status.success(), "{}", String::from_utf8_lossy(&matrix.stderr));
+    assert!(md.contains("2 kernels; 1 claims that differ shown"), "{md}");
+    assert!(md.contains(&format!("| `{changed}` |")), "{md}");
+    let html = Command::new(BIN)
+        .args(["matrix", "--snapshots", dir.path().to_str().unwrap(), "--format", "html", "--all"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&html.stdout).contains("<table>"));
+
+    let kernels: Vec<_> = snapshot::approved_in(dir.path()).into_iter().map(|(_, p)| p).collect();
+    let diff =
+        Command::new(BIN).args(["diff", kernels[0].to_str().unwrap(), kernels[1].to_str().unwrap()]).output().unwrap();
+    assert_eq!(diff.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(text.contains("1 claim(s) differ") && text.contains(&changed), "{text}");
+}
