@@ -133,32 +133,31 @@ fn a_hung_case_becomes_error_within_its_deadline_and_leaves_no_process() {
     }
 }
 
+/// Runs `case` and checks its one verdict, and that the explanation names `needle`.
+fn expect(case: &str, verdict: Verdict, needle: &str) {
+    let d = only(&run(case)).clone();
+    assert_eq!(d.verdict, verdict, "{case}: {}", d.explanation);
+    assert!(d.explanation.contains(needle), "{case}: expected {needle:?} in {}", d.explanation);
+}
+
 #[test]
 fn a_crashing_case_becomes_error_naming_the_signal() {
-    let d = only(&run("selftest.crashes")).clone();
-    assert_eq!(d.verdict, Verdict::Error);
-    assert!(d.explanation.contains("killed by SIGSEGV"), "{}", d.explanation);
+    expect("selftest.crashes", Verdict::Error, "killed by SIGSEGV");
 }
 
 #[test]
 fn a_panicking_case_becomes_error_with_the_message() {
-    let d = only(&run("selftest.panics")).clone();
-    assert_eq!(d.verdict, Verdict::Error);
-    assert!(d.explanation.contains("deliberate panic in a case"), "{}", d.explanation);
+    expect("selftest.panics", Verdict::Error, "deliberate panic in a case");
 }
 
 #[test]
 fn a_case_that_decides_nothing_is_an_error() {
-    let d = only(&run("selftest.decides_nothing")).clone();
-    assert_eq!(d.verdict, Verdict::Error);
-    assert!(d.explanation.contains("without deciding"), "{}", d.explanation);
+    expect("selftest.decides_nothing", Verdict::Error, "without deciding");
 }
 
 #[test]
 fn an_unmet_need_is_skipped_with_the_reason() {
-    let d = only(&run("selftest.needs_missing_command")).clone();
-    assert_eq!(d.verdict, Verdict::Skipped);
-    assert!(d.explanation.contains("ipc-conform-no-such-command"), "{}", d.explanation);
+    expect("selftest.needs_missing_command", Verdict::Skipped, "ipc-conform-no-such-command");
 }
 
 #[test]
