@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use harness::journal::Resource;
 use harness::runner::{self, CaseReport, Launcher, RunOptions};
 use harness::{Case, Ctx, Decision, Registry, Verdict};
+use rstest::rstest;
 use serial_test::serial;
 
 fn decides(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -133,31 +134,17 @@ fn a_hung_case_becomes_error_within_its_deadline_and_leaves_no_process() {
     }
 }
 
-/// Runs `case` and checks its one verdict, and that the explanation names `needle`.
-fn expect(case: &str, verdict: Verdict, needle: &str) {
+/// A crash, a panic and an undecided claim are the harness's `error`; an unmet need is `skipped`;
+/// each explanation names what happened.
+#[rstest]
+#[case::crash_names_the_signal("selftest.crashes", Verdict::Error, "killed by SIGSEGV")]
+#[case::panic_gives_the_message("selftest.panics", Verdict::Error, "deliberate panic in a case")]
+#[case::undecided_claim("selftest.decides_nothing", Verdict::Error, "without deciding")]
+#[case::unmet_need_is_skipped("selftest.needs_missing_command", Verdict::Skipped, "ipc-conform-no-such-command")]
+fn a_misbehaving_case_gets_the_right_verdict(#[case] case: &str, #[case] verdict: Verdict, #[case] needle: &str) {
     let d = only(&run(case)).clone();
     assert_eq!(d.verdict, verdict, "{case}: {}", d.explanation);
     assert!(d.explanation.contains(needle), "{case}: expected {needle:?} in {}", d.explanation);
-}
-
-#[test]
-fn a_crashing_case_becomes_error_naming_the_signal() {
-    expect("selftest.crashes", Verdict::Error, "killed by SIGSEGV");
-}
-
-#[test]
-fn a_panicking_case_becomes_error_with_the_message() {
-    expect("selftest.panics", Verdict::Error, "deliberate panic in a case");
-}
-
-#[test]
-fn a_case_that_decides_nothing_is_an_error() {
-    expect("selftest.decides_nothing", Verdict::Error, "without deciding");
-}
-
-#[test]
-fn an_unmet_need_is_skipped_with_the_reason() {
-    expect("selftest.needs_missing_command", Verdict::Skipped, "ipc-conform-no-such-command");
 }
 
 #[test]
