@@ -278,7 +278,7 @@ pub fn execute(
         eprint!("\r\x1b[2K");
     }
     let kernel = crate::fingerprint::probe(&catalogue.fingerprint);
-    Ok(RunReport::build(catalogue, claims, &reports, kernel, options.depth, started.elapsed().as_millis() as u64))
+    Ok(RunReport::build(claims, &reports, kernel, options.depth, started.elapsed().as_millis() as u64))
 }
 
 fn cmd_run(catalogue: &Catalogue, registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {

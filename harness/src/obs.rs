@@ -16,13 +16,3 @@ pub fn call<T: Serialize>(r: &nix::Result<T>) -> Value {
         Err(e) => json!(format!("-1 {}", errno_name(*e))),
     }
 }
-
-/// The errno of a failed call, if it failed.
-pub fn failed_with<T>(r: &nix::Result<T>) -> Option<Errno> {
-    r.as_ref().err().copied()
-}
-
-/// The current errno after a libc call that signalled failure.
-pub fn last_errno() -> Errno {
-    Errno::last()
-}

@@ -337,8 +337,3 @@ pub fn close_from(lowest: i32) {
         }
     }
 }
-
-/// The raw fd of a descriptor-like value (for observations and /proc paths).
-pub fn raw(fd: &impl AsRawFd) -> i32 {
-    fd.as_raw_fd()
-}

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::case::Case;
 use crate::ctx::Depth;
 use crate::journal::{self, Event};
-use crate::verdict::{Decision, Verdict};
+use crate::verdict::Decision;
 use crate::worker;
 
 /// How to start a worker: the program (normally this executable) and leading arguments.
@@ -330,10 +330,4 @@ fn tail(path: &Path, lines: usize) -> String {
     }
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// The verdict counts of a set of outcomes, in the fixed order holds..error.
-pub fn summary<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Vec<(Verdict, usize)> {
-    let verdicts: Vec<&Verdict> = verdicts.into_iter().collect();
-    Verdict::ALL.iter().map(|v| (*v, verdicts.iter().filter(|x| **x == v).count())).collect()
 }

@@ -8,7 +8,7 @@ pub mod text;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Catalogue, Claim};
+use crate::catalogue::Claim;
 use crate::ctx::Depth;
 use crate::fingerprint::Kernel;
 use crate::runner::CaseReport;
@@ -45,14 +45,7 @@ pub struct RunReport {
 
 impl RunReport {
     /// Joins case reports with the catalogue, keeping only `selected` claims, in catalogue order.
-    pub fn build(
-        catalogue: &Catalogue,
-        selected: &[&Claim],
-        reports: &[CaseReport],
-        kernel: Kernel,
-        depth: Depth,
-        duration_ms: u64,
-    ) -> Self {
+    pub fn build(selected: &[&Claim], reports: &[CaseReport], kernel: Kernel, depth: Depth, duration_ms: u64) -> Self {
         let mut results = Vec::new();
         for claim in selected {
             // A claim decided by several cases gets the least favourable verdict: error over
@@ -78,7 +71,6 @@ impl RunReport {
                 duration_ms: report.duration_ms,
             });
         }
-        let _ = catalogue;
         let summary = summarise(results.iter().map(|r| r.verdict));
         RunReport {
             tool: format!("ipc-conform {}", env!("CARGO_PKG_VERSION")),
