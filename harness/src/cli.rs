@@ -317,6 +317,12 @@ pub fn emit(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| usage(format!("cannot write in {}: {e}", dir.display())))?;
     tmp.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    // tempfile creates 0600; a report is an ordinary file (0644 before the umask).
+    // SAFETY: umask only swaps the process's file mode mask; restored at once.
+    let mask = unsafe { libc::umask(0o022) };
+    unsafe { libc::umask(mask) };
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o666 & !(mask as u32)));
     tmp.persist(path).map_err(|e| usage(format!("cannot write {}: {}", path.display(), e.error)))?;
     Ok(())
 }
