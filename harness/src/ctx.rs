@@ -101,11 +101,11 @@ impl Ctx {
         &self.workdir
     }
 
-    /// A path in the work directory, recorded in the journal before anything is made there.
-    pub fn temp_path(&mut self, name: &str) -> PathBuf {
-        let path = self.workdir.join(name);
-        self.created(Resource::Path { path: path.clone() });
-        path
+    /// A path in the work directory. The runner removes the whole directory after the worker,
+    /// however it ended, so nothing made here needs a journal entry; paths elsewhere do
+    /// (`created(Resource::Path { .. })`).
+    pub fn temp_path(&self, name: &str) -> PathBuf {
+        self.workdir.join(name)
     }
 
     pub fn depth(&self) -> Depth {
