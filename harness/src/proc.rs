@@ -151,19 +151,10 @@ impl Child {
 
     /// Waits until the child is stopped (state `T`), e.g. after SIGSTOP.
     pub fn wait_stopped(&mut self, within: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(exit) = self.try_exit()? {
-                bail!("child {} ended ({exit}) instead of stopping", self.pid);
-            }
-            if sample(self.raw_pid()).is_some_and(|s| s.state == 'T') {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                bail!("child {} not stopped within {:?}", self.pid, within);
-            }
-            self.sleep_until_exit_or(Duration::from_millis(1))?;
+        if let Some(exit) = self.try_exit()? {
+            bail!("child {} ended ({exit}) instead of stopping", self.pid);
         }
+        wait_for_state(self.raw_pid(), "stopped (state T)", within, |s| s.state == 'T').map(|_| ())
     }
 }
 
@@ -181,22 +172,32 @@ impl Drop for Child {
 /// samples it waits on the process's pidfd, so an exit ends the wait at once (as an error: the
 /// process did not block).
 pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Result<Blocked> {
+    let name = syscall_name(syscall);
+    let s = wait_for_state(pid, &format!("blocked in {name}"), within, |s| {
+        matches!(s.state, 'S' | 'D') && s.syscall == Some(syscall)
+    })?;
+    Ok(Blocked { syscall: name, state: s.state, wchan: s.wchan })
+}
+
+/// Samples /proc/<pid> until `reached` holds, the process ends (an error: it never got there), or
+/// `within` passes. Between samples it waits up to 1 ms on the process's pidfd, which an exit
+/// ends at once.
+fn wait_for_state(pid: i32, what: &str, within: Duration, reached: impl Fn(&Sample) -> bool) -> anyhow::Result<Sample> {
     let deadline = Instant::now() + within;
     let pidfd = pidfd_open(Pid::from_raw(pid));
-    let mut last = None;
     loop {
-        let now = sample(pid);
-        match &now {
-            None => bail!("process {pid} ended instead of blocking in {}", syscall_name(syscall)),
-            Some(s) if s.state == 'Z' => bail!("process {pid} exited instead of blocking in {}", syscall_name(syscall)),
-            Some(s) if matches!(s.state, 'S' | 'D') && s.syscall == Some(syscall) => {
-                return Ok(Blocked { syscall: syscall_name(syscall), state: s.state, wchan: s.wchan.clone() });
-            }
-            Some(_) => {}
-        }
-        last = now.or(last);
+        let last = match sample(pid) {
+            None => bail!("process {pid} ended instead of being {what}"),
+            Some(s) if s.state == 'Z' => bail!("process {pid} exited instead of being {what}"),
+            Some(s) if reached(&s) => return Ok(s),
+            Some(s) => s,
+        };
         if Instant::now() >= deadline {
-            bail!("process {pid} not blocked in {} within {within:?}; last seen {last:?}", syscall_name(syscall));
+            bail!(
+                "process {pid} not {what} within {within:?}; last seen state {} in syscall {:?}",
+                last.state,
+                last.syscall
+            );
         }
         match &pidfd {
             Some(fd) => {
