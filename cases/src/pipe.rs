@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use anyhow::Context as _;
-use harness::obs::{call, errno_name};
+use harness::obs::{call, errno_name, failed};
 use harness::privilege::NOBODY;
 use harness::proc::{self, close_from, Exit};
 use harness::{Case, Ctx, Decision};
@@ -15,10 +15,7 @@ use nix::unistd::{pipe, pipe2, read, write};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::util::{
-    blocked_obs, close_in_child, fill_nonblocking, fionread, pipe_size, read_exact_or_eof, set_nonblocking,
-    write_all_fd,
-};
+use crate::util::{blocked_obs, close_in_child, fill_nonblocking, fionread, pipe_size, set_nonblocking, write_all_fd};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -156,28 +153,24 @@ fn create_fails_emfile(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 fn lowest_free_fds(ctx: &mut Ctx) -> anyhow::Result<()> {
     // Exit code = read_fd * 16 + write_fd, from a child that looks like a fresh C process.
-    let fresh = ctx.spawn(|| {
-        close_from(3);
-        let mut fds = [-1; 2];
-        // SAFETY: fds has room for two descriptors.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } == 0 {
-            fds[0] * 16 + fds[1]
-        } else {
-            255
+    let pipe_in_fresh_child = |close_stdin: bool| {
+        move || {
+            close_from(3);
+            if close_stdin {
+                // SAFETY: closing stdin in a throwaway child.
+                unsafe { libc::close(0) };
+            }
+            let mut fds = [-1; 2];
+            // SAFETY: fds has room for two descriptors.
+            if unsafe { libc::pipe(fds.as_mut_ptr()) } == 0 {
+                fds[0] * 16 + fds[1]
+            } else {
+                255
+            }
         }
-    })?;
-    let stdin_closed = ctx.spawn(|| {
-        close_from(3);
-        // SAFETY: closing stdin in a throwaway child.
-        unsafe { libc::close(0) };
-        let mut fds = [-1; 2];
-        // SAFETY: fds has room for two descriptors.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } == 0 {
-            fds[0] * 16 + fds[1]
-        } else {
-            255
-        }
-    })?;
+    };
+    let fresh = ctx.spawn(pipe_in_fresh_child(false))?;
+    let stdin_closed = ctx.spawn(pipe_in_fresh_child(true))?;
     let decode = |exit: Exit| match exit {
         Exit::Code(c) if c != 255 => serde_json::json!([c / 16, c % 16]),
         other => serde_json::json!(other.to_string()),
@@ -284,7 +277,7 @@ fn two_pipes_for_duplex(ctx: &mut Ctx) -> anyhow::Result<()> {
     drop(to_child_r);
     drop(to_parent_w);
     write(&to_child_w, b"ping")?;
-    let answer = read_exact_or_eof(&to_parent_r, 64, ctx.wait_limit())?;
+    let answer = proc::read_to_end_within(&to_parent_r, ctx.wait_limit())?;
     let exit = child.wait_exit(ctx.wait_limit())?;
     ctx.observe("parent -> child on pipe 1", "ping");
     ctx.observe("child -> parent on pipe 2", String::from_utf8_lossy(&answer));
@@ -313,7 +306,7 @@ fn blocking_read_and_write(ctx: &mut Ctx) -> anyhow::Result<()> {
         let mut buf = [0u8; 64];
         match read(&r, &mut buf) {
             Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
-            Err(e) => format!("-1 {}", errno_name(e)),
+            Err(e) => failed(e),
         }
     })?;
     let reader_blocked = reader.child().wait_blocked(libc::SYS_read, limit);
@@ -340,7 +333,7 @@ fn blocking_read_and_write(ctx: &mut Ctx) -> anyhow::Result<()> {
     })?;
     let writer_blocked = writer.child().wait_blocked(libc::SYS_write, limit);
     let queued_while_blocked = fionread(&r)?;
-    ctx.observe(format!("writer of {} bytes into an empty pipe", "capacity+4096"), blocked_obs(&writer_blocked));
+    ctx.observe("writer of capacity+4096 bytes into an empty pipe", blocked_obs(&writer_blocked));
     ctx.observe("bytes queued while the writer slept", queued_while_blocked);
     let mut buf = vec![0u8; 8192];
     let first = read(&r, &mut buf)?;
@@ -469,7 +462,6 @@ extern "C" fn note_sigpipe(_: libc::c_int) {
 
 fn write_without_reader(ctx: &mut Ctx) -> anyhow::Result<()> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
-    let limit = ctx.wait_limit();
     let (r, w) = pipe()?;
     drop(r);
     let (_, default_exit) = ctx.in_child(|| call(&write(&w, b"x")))?;
@@ -488,7 +480,6 @@ fn write_without_reader(ctx: &mut Ctx) -> anyhow::Result<()> {
         serde_json::json!({"write": result, "handler ran": HANDLER_RAN.load(std::sync::atomic::Ordering::SeqCst)})
     })?;
     ctx.observe("write, SIGPIPE handled", &handled);
-    let _ = limit;
     ctx.check(
         "pipe.write.sigpipe_kills_by_default",
         default_exit.signal() == Some("SIGPIPE"),
@@ -677,7 +668,7 @@ fn packet_slots(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("page size", page);
     ctx.observe("F_GETPIPE_SZ / page size", cap / page);
     ctx.observe("1-byte packet writes accepted", writes);
-    ctx.observe("the next write", format!("-1 {}", errno_name(last)));
+    ctx.observe("the next write", failed(last));
     ctx.check(
         "pipe.capacity.sixteen_buffers",
         writes == 16 && cap / page == 16 && last == Errno::EAGAIN,

@@ -3,7 +3,7 @@
 use std::ffi::{CStr, CString};
 use std::os::fd::AsRawFd;
 
-use harness::obs::errno_name;
+use harness::obs::{errno_name, failed};
 use harness::proc::Exit;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
@@ -112,7 +112,7 @@ fn describe_status(status: i32) -> String {
 fn closed(r: Result<i32, Errno>) -> String {
     match r {
         Ok(status) => format!("{status} ({})", describe_status(status)),
-        Err(e) => format!("-1 {}", errno_name(e)),
+        Err(e) => failed(e),
     }
 }
 
@@ -345,7 +345,7 @@ fn coprocess(ctx: &mut Ctx) -> anyhow::Result<()> {
             let mut buf = [0u8; 100];
             match read(&up_r, &mut buf) {
                 Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
-                Err(e) => format!("-1 {}", errno_name(e)),
+                Err(e) => failed(e),
             }
         })?;
         drop((down_r, down_w, up_w));

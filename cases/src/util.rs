@@ -1,7 +1,7 @@
 //! Small descriptor helpers shared by the mechanism modules.
 
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use nix::errno::Errno;
@@ -69,26 +69,6 @@ pub fn write_all_fd(fd: &impl AsFd, mut data: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// Reads until `max` bytes or end of file, at most `within`.
-pub fn read_exact_or_eof(fd: &impl AsFd, max: usize, within: Duration) -> anyhow::Result<Vec<u8>> {
-    let deadline = Instant::now() + within;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; max];
-    while out.len() < max {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || !harness::proc::poll_readable(fd.as_fd(), left)? {
-            bail!("nothing to read within {within:?} (have {} bytes)", out.len());
-        }
-        match read(fd, &mut buf[..max - out.len()]) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e).context("read"),
-        }
-    }
-    Ok(out)
 }
 
 /// One read of whatever arrives first (at most `max` bytes), waiting at most `within`.

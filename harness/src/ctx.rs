@@ -112,11 +112,6 @@ impl Ctx {
         self.depth
     }
 
-    /// The watchdog's limit for this case; waits inside a case stay well below it.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// A deadline for one wait inside the case: a quarter of the case's limit.
     pub fn wait_limit(&self) -> Duration {
         self.timeout / 4
@@ -134,9 +129,7 @@ impl Ctx {
     /// even if it leaves the worker's process group.
     pub fn spawn(&mut self, body: impl FnOnce() -> i32) -> anyhow::Result<crate::proc::Child> {
         let child = crate::proc::spawn(body)?;
-        if let Some(start_time) = crate::journal::process_start_time(child.raw_pid()) {
-            self.created(Resource::Process { pid: child.raw_pid(), start_time });
-        }
+        self.journal_process(child.raw_pid());
         Ok(child)
     }
 
@@ -146,10 +139,7 @@ impl Ctx {
         body: impl FnOnce() -> T,
     ) -> anyhow::Result<crate::proc::Reporting<T>> {
         let mut child = crate::proc::spawn_reporting(body)?;
-        let pid = child.child().raw_pid();
-        if let Some(start_time) = crate::journal::process_start_time(pid) {
-            self.created(Resource::Process { pid, start_time });
-        }
+        self.journal_process(child.child().raw_pid());
         Ok(child)
     }
 
@@ -202,6 +192,14 @@ impl Ctx {
             Err(TestError::Abort(reason)) => {
                 PropertyOutcome { cases, seed, counterexample: None, reason: Some(format!("aborted: {reason}")) }
             }
+        }
+    }
+
+    /// Journals a child with its start time, so it cannot outlive the run even if it leaves the
+    /// worker's process group, and a reused pid is never mistaken for it.
+    fn journal_process(&mut self, pid: i32) {
+        if let Some(start_time) = crate::journal::process_start_time(pid) {
+            self.created(Resource::Process { pid, start_time });
         }
     }
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{ClaimResult, RunReport};
 use crate::verdict::Verdict;
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
