@@ -133,6 +133,13 @@ impl Ctx {
         Ok(child)
     }
 
+    /// Journals a process another child forked (see [`crate::proc::Child::adopt`]), so it is
+    /// killed even if it leaves the worker's process group or session.
+    pub fn adopt(&mut self, pid: i32) -> crate::proc::Child {
+        self.journal_process(pid);
+        crate::proc::Child::adopt(pid)
+    }
+
     /// Like [`Ctx::spawn`], for a child that reports a value back (see [`crate::proc::spawn_reporting`]).
     pub fn spawn_reporting<T: Serialize>(
         &mut self,

@@ -92,6 +92,14 @@ pub fn poll_readable(fd: impl AsFd, timeout: Duration) -> anyhow::Result<bool> {
 }
 
 impl Child {
+    /// Takes charge of a process this one did not fork: a grandchild that will be reparented
+    /// to this (subreaper) process. It is killed when dropped; it can be waited for once it is
+    /// this process's child.
+    pub fn adopt(pid: i32) -> Child {
+        let pid = Pid::from_raw(pid);
+        Child { pid, pidfd: pidfd_open(pid), exit: None }
+    }
+
     pub fn pid(&self) -> Pid {
         self.pid
     }
@@ -182,14 +190,19 @@ pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Res
 /// Samples /proc/<pid> until `reached` holds, the process ends (an error: it never got there), or
 /// `within` passes. Between samples it waits up to 1 ms on the process's pidfd, which an exit
 /// ends at once.
-fn wait_for_state(pid: i32, what: &str, within: Duration, reached: impl Fn(&Sample) -> bool) -> anyhow::Result<Sample> {
+pub fn wait_for_state(
+    pid: i32,
+    what: &str,
+    within: Duration,
+    reached: impl Fn(&Sample) -> bool,
+) -> anyhow::Result<Sample> {
     let deadline = Instant::now() + within;
     let pidfd = pidfd_open(Pid::from_raw(pid));
     loop {
         let last = match sample(pid) {
             None => bail!("process {pid} ended instead of being {what}"),
-            Some(s) if s.state == 'Z' => bail!("process {pid} exited instead of being {what}"),
             Some(s) if reached(&s) => return Ok(s),
+            Some(s) if s.state == 'Z' => bail!("process {pid} exited instead of being {what}"),
             Some(s) => s,
         };
         if Instant::now() >= deadline {
@@ -206,6 +219,16 @@ fn wait_for_state(pid: i32, what: &str, within: Duration, reached: impl Fn(&Samp
             None => std::thread::yield_now(),
         }
     }
+}
+
+/// Signals pending for a process, its own and its thread group's (SigPnd | ShdPnd of
+/// /proc/<pid>/status), as a mask with bit n-1 for signal n.
+pub fn pending_signals(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = |key: &str| {
+        status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    Some(mask("SigPnd:")? | mask("ShdPnd:")?)
 }
 
 /// Proof that a process was asleep in a system call.
@@ -251,6 +274,7 @@ pub fn syscall_name(nr: i64) -> &'static str {
         libc::SYS_connect => "connect",
         libc::SYS_wait4 => "wait4",
         libc::SYS_pause => "pause",
+        libc::SYS_rt_sigsuspend => "rt_sigsuspend",
         libc::SYS_poll => "poll",
         libc::SYS_ppoll => "ppoll",
         _ => "syscall",

@@ -69,6 +69,7 @@ pub fn normalise_text(s: &str) -> String {
             (r"\b(127\.\d+\.\d+\.\d+|0\.0\.0\.0):\d+\b", "$1:<port>"),
             (r"\[::1?\]:\d+\b", "[::]:<port>"),
             (r"\bpid \d+\b", "pid <pid>"),
+            (r"\bprocess \d+\b", "process <pid>"),
         ]
         .into_iter()
         .map(|(re, to)| (regex::Regex::new(re).expect("valid rule"), to))

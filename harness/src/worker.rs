@@ -69,12 +69,14 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
     0
 }
 
-/// A worker behaves like a freshly started C program: default dispositions for the signals the
-/// Rust runtime changes (it ignores SIGPIPE and catches SIGSEGV/SIGBUS for stack overflow
-/// reports, which would swallow a raised crash signal), and nothing blocked.
+/// A worker behaves like a freshly started C program: every signal at its default disposition
+/// and nothing blocked. The Rust runtime ignores SIGPIPE and catches SIGSEGV/SIGBUS (which
+/// would swallow a raised crash signal), and whoever started the suite may have left signals
+/// ignored (a shell's `&` ignores SIGINT and SIGQUIT, nohup SIGHUP): a case must see the
+/// kernel's defaults, not its launcher's.
 fn c_like_signals() {
     use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-    for sig in [Signal::SIGPIPE, Signal::SIGSEGV, Signal::SIGBUS] {
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
         // SAFETY: installing SIG_DFL runs no code of ours.
         unsafe {
             let _ = signal(sig, SigHandler::SigDfl);
