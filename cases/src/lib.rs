@@ -1,8 +1,10 @@
 //! The checks: one module per IPC mechanism. A case performs an experiment, records what the
 //! kernel did, and decides the claims it names; the harness does everything else.
 
+pub mod fifo;
 pub mod pipe;
 pub mod popen;
+pub mod signal;
 pub mod util;
 
 use harness::cli::Embedded;
@@ -10,7 +12,7 @@ use harness::Registry;
 
 /// Every case, by mechanism.
 pub fn registry() -> Registry {
-    Registry::new().with(pipe::CASES).with(popen::CASES)
+    Registry::new().with(pipe::CASES).with(popen::CASES).with(fifo::CASES).with(signal::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

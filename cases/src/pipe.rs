@@ -759,12 +759,34 @@ fn parse_record(data: &[u8]) -> Result<(usize, usize, usize), String> {
 }
 
 fn atomic_writes_property(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let pipe_channel = || Ok(pipe()?);
+    let (outcome, records) = concurrent_writers_property(ctx, &pipe_channel);
+    ctx.observe("PIPE_BUF", libc::PIPE_BUF);
+    ctx.observe("property: 2-4 concurrent writers, records of 6..=PIPE_BUF bytes, one write() each", &outcome);
+    ctx.observe("records checked", records);
+    ctx.check(
+        "pipe.pipe_buf.writes_atomic",
+        outcome.passed(),
+        format!("{} runs, {records} records: no record was ever split or interleaved", outcome.cases),
+        format!("a record was split or interleaved: {:?} ({:?})", outcome.counterexample, outcome.reason),
+    );
+    Ok(())
+}
+
+/// The PIPE_BUF write-atomicity property over any channel that `channel` makes (a pipe, a FIFO):
+/// 2-4 writer processes each write their records with one write() apiece, one reader checks
+/// that every record arrived whole and in its writer's order. Returns the outcome and the
+/// number of records checked.
+pub(crate) fn concurrent_writers_property(
+    ctx: &Ctx,
+    channel: &dyn Fn() -> anyhow::Result<(OwnedFd, OwnedFd)>,
+) -> (harness::ctx::PropertyOutcome, usize) {
     let limit = ctx.wait_limit();
     let strategy = prop::collection::vec(prop::collection::vec(RECORD_HEADER..=libc::PIPE_BUF, 1..24), 2..=4);
     let records_checked = std::cell::Cell::new(0usize);
     let outcome = ctx.property(strategy, 24, 400, |plan| {
         let fail = |m: String| TestCaseError::fail(m);
-        let (r, w) = pipe().map_err(|e| fail(format!("pipe: {e}")))?;
+        let (r, w) = channel().map_err(|e| fail(format!("channel: {e}")))?;
         let mut writers = Vec::new();
         for (id, sizes) in plan.iter().enumerate() {
             let records: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(seq, &len)| record(id, seq, len)).collect();
@@ -806,16 +828,7 @@ fn atomic_writes_property(ctx: &mut Ctx) -> anyhow::Result<()> {
         records_checked.set(records_checked.get() + next_seq.iter().sum::<usize>());
         Ok(())
     });
-    ctx.observe("PIPE_BUF", libc::PIPE_BUF);
-    ctx.observe("property: 2-4 concurrent writers, records of 6..=PIPE_BUF bytes, one write() each", &outcome);
-    ctx.observe("records checked", records_checked.get());
-    ctx.check(
-        "pipe.pipe_buf.writes_atomic",
-        outcome.passed(),
-        format!("{} runs, {} records: no record was ever split or interleaved", outcome.cases, records_checked.get()),
-        format!("a record was split or interleaved: {:?} ({:?})", outcome.counterexample, outcome.reason),
-    );
-    Ok(())
+    (outcome, records_checked.get())
 }
 
 fn atomic_reads_property(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -1162,14 +1175,9 @@ fn lifetime(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 fn shell_pipeline(ctx: &mut Ctx) -> anyhow::Result<()> {
-    use std::ffi::CString;
+    use crate::util::exec;
     let (r, w) = pipe()?;
     let (out_r, out_w) = pipe()?;
-    let exec = |argv: &[&str]| -> i32 {
-        let args: Vec<CString> = argv.iter().map(|a| CString::new(*a).expect("no NUL")).collect();
-        let _ = nix::unistd::execvp(&args[0], &args);
-        127
-    };
     let mut left = ctx.spawn(|| {
         if nix::unistd::dup2_stdout(&w).is_err() {
             return 126;

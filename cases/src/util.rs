@@ -30,6 +30,22 @@ pub fn set_nonblocking(fd: &impl AsFd) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub fn clear_nonblocking(fd: &impl AsFd) -> anyhow::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL).context("F_GETFL")?);
+    fcntl(fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).context("F_SETFL")?;
+    Ok(())
+}
+
+/// In a forked child: replaces the process with `argv` (searched on PATH); returns 127 if exec
+/// failed, as a shell would.
+pub fn exec(argv: &[&str]) -> i32 {
+    let Ok(args) = argv.iter().map(|a| std::ffi::CString::new(*a)).collect::<Result<Vec<_>, _>>() else {
+        return 127;
+    };
+    let _ = nix::unistd::execvp(&args[0], &args);
+    127
+}
+
 /// Writes `chunk`-sized blocks, then single bytes, until EAGAIN; returns the bytes written.
 pub fn fill_nonblocking(fd: &impl AsFd, chunk: usize) -> anyhow::Result<usize> {
     let block = vec![b'f'; chunk];

@@ -1,10 +1,12 @@
-//! The pipe area run for real through the binary: every pipe claim of the catalogue gets a
-//! verdict that is not `error`, and the run leaves no run directory, IPC object or process.
+//! Each area run for real through the binary: every claim of the area gets a verdict that is not
+//! `error` (a crash signal in a worker is an observation), and the run leaves no run directory,
+//! FIFO, pty, IPC object or process.
 //! No expected verdict is written here: which claims hold is the kernel's business.
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use rstest::rstest;
 use serde_json::Value;
 use serial_test::serial;
 
@@ -42,23 +44,32 @@ fn processes_running_the_binary() -> Vec<String> {
         .collect()
 }
 
-#[test]
+/// Pseudo-terminals open on this machine (the signal area opens its own).
+fn ptys() -> usize {
+    std::fs::read_dir("/dev/pts").map(|d| d.count()).unwrap_or(0)
+}
+
+#[rstest]
+#[case::pipe("pipe", 40)]
+#[case::fifo("fifo", 35)]
+#[case::signal("signal", 20)]
 #[serial]
-fn every_pipe_claim_gets_a_verdict_that_is_not_error() {
-    let listed = json(&["list", "--area", "pipe", "--format", "json"]);
+fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, #[case] at_least: usize) {
+    let listed = json(&["list", "--area", area, "--format", "json"]);
     let claims: BTreeSet<String> =
         listed.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
-    assert!(claims.len() >= 40, "only {} pipe claims", claims.len());
+    assert!(claims.len() >= at_least, "only {} {area} claims", claims.len());
 
-    let (dirs, ipc) = (run_dirs(), ipcs());
-    let report = json(&["run", "--area", "pipe", "--format", "json", "--no-progress"]);
+    let (dirs, ipc, pts) = (run_dirs(), ipcs(), ptys());
+    let report = json(&["run", "--area", area, "--format", "json", "--no-progress"]);
+    assert_eq!(ptys(), pts, "a pseudo-terminal was left open");
     assert_eq!(run_dirs(), dirs, "a run directory was left behind");
     assert_eq!(ipcs(), ipc, "System V objects changed");
     assert!(processes_running_the_binary().is_empty(), "worker processes left: {:?}", processes_running_the_binary());
 
     let results = report["results"].as_array().unwrap();
     let decided: BTreeSet<String> = results.iter().map(|r| r["claim"].as_str().unwrap().to_string()).collect();
-    assert_eq!(decided, claims, "every pipe claim has exactly one result");
+    assert_eq!(decided, claims, "every {area} claim has exactly one result");
     for r in results {
         let verdict = r["verdict"].as_str().unwrap();
         assert!(
