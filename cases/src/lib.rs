@@ -2,6 +2,7 @@
 //! kernel did, and decides the claims it names; the harness does everything else.
 
 pub mod fifo;
+pub mod mmap;
 pub mod pipe;
 pub mod popen;
 pub mod signal;
@@ -12,7 +13,7 @@ use harness::Registry;
 
 /// Every case, by mechanism.
 pub fn registry() -> Registry {
-    Registry::new().with(pipe::CASES).with(popen::CASES).with(fifo::CASES).with(signal::CASES)
+    Registry::new().with(pipe::CASES).with(popen::CASES).with(fifo::CASES).with(signal::CASES).with(mmap::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

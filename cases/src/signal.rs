@@ -104,11 +104,11 @@ fn pausing_child(ctx: &mut Ctx, setup: impl FnOnce()) -> anyhow::Result<proc::Ch
 
 /// What a SA_SIGINFO handler saw, sent through a pipe as four numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct SigRecord {
-    signo: i32,
-    code: i32,
-    pid: i32,
-    addr: u64,
+pub(crate) struct SigRecord {
+    pub signo: i32,
+    pub code: i32,
+    pub pid: i32,
+    pub addr: u64,
 }
 
 static RECORD_FD: AtomicI32 = AtomicI32::new(-1);
@@ -727,7 +727,7 @@ fn child_exit(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 /// Runs `body` in a child whose `signals` go to the recording handler; returns the first record
 /// and how the child ended.
-fn record_from_child(
+pub(crate) fn record_from_child(
     ctx: &mut Ctx,
     signals: &[Signal],
     body: impl FnOnce() -> i32,
@@ -746,7 +746,7 @@ fn record_from_child(
     Ok((record, exit))
 }
 
-fn describe(record: &Option<SigRecord>) -> String {
+pub(crate) fn describe(record: &Option<SigRecord>) -> String {
     match record {
         Some(r) => format!("{} {}", signal_name(r.signo), si_code_name(r.signo, r.code)),
         None => "no signal recorded".to_string(),
