@@ -212,12 +212,12 @@ fn shell_mkfifo(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// mkfifoat through libc, so that dirfd can be any number, valid or not.
-fn raw_mkfifoat(dirfd: i32, path: &Path) -> nix::Result<i32> {
+/// mkfifoat through libc, so that dirfd can be any number, valid or not, and mode any bits.
+fn raw_mkfifoat(dirfd: i32, path: &Path, mode: libc::mode_t) -> nix::Result<i32> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     // SAFETY: c is a valid NUL-terminated string; dirfd is only a number to the kernel.
-    Errno::result(unsafe { libc::mkfifoat(dirfd, c.as_ptr(), 0o600) })
+    Errno::result(unsafe { libc::mkfifoat(dirfd, c.as_ptr(), mode) })
 }
 
 fn exists_fifo(path: &Path) -> bool {
@@ -245,16 +245,16 @@ fn mkfifoat_dirfd(ctx: &mut Ctx) -> anyhow::Result<()> {
         let abs_with_file = work.join("abs-file-dirfd");
         let abs_with_bad = work.join("abs-bad-dirfd");
         let abs = (
-            call(&raw_mkfifoat(regular_raw, &abs_with_file)),
+            call(&raw_mkfifoat(regular_raw, &abs_with_file, 0o600)),
             exists_fifo(&abs_with_file),
-            call(&raw_mkfifoat(-1, &abs_with_bad)),
+            call(&raw_mkfifoat(-1, &abs_with_bad, 0o600)),
             exists_fifo(&abs_with_bad),
         );
-        let rel_cwd = call(&raw_mkfifoat(libc::AT_FDCWD, Path::new("rel-cwd")));
+        let rel_cwd = call(&raw_mkfifoat(libc::AT_FDCWD, Path::new("rel-cwd"), 0o600));
         let at_cwd = (rel_cwd, exists_fifo(&cwd.join("rel-cwd")), exists_fifo(&other.join("rel-cwd")));
-        let rel_dir = call(&raw_mkfifoat(other_raw, Path::new("rel-dir")));
+        let rel_dir = call(&raw_mkfifoat(other_raw, Path::new("rel-dir"), 0o600));
         let in_dir = (rel_dir, exists_fifo(&other.join("rel-dir")), exists_fifo(&cwd.join("rel-dir")));
-        let not_dir = call(&raw_mkfifoat(regular_raw, Path::new("rel-file")));
+        let not_dir = call(&raw_mkfifoat(regular_raw, Path::new("rel-file"), 0o600));
         Some((abs, at_cwd, in_dir, not_dir))
     })?;
     let Some((abs, at_cwd, in_dir, not_dir)) = report.flatten() else {
@@ -303,7 +303,7 @@ fn mkfifoat_open_flags_as_mode(ctx: &mut Ctx) -> anyhow::Result<()> {
             .iter()
             .map(|(name, flag)| {
                 let p = work.join(name.replace('|', "+"));
-                let made = Errno::result(unsafe_mkfifo_mode(&p, *flag as libc::mode_t));
+                let made = raw_mkfifoat(libc::AT_FDCWD, &p, *flag as libc::mode_t);
                 let bits = stat(&p).map(|s| format!("{:04o}", s.st_mode & 0o7777)).unwrap_or_default();
                 // The mode does not make the FIFO non-blocking: a write open with no reader still
                 // has to be asked for O_NONBLOCK to return at once.
@@ -335,13 +335,6 @@ fn mkfifoat_open_flags_as_mode(ctx: &mut Ctx) -> anyhow::Result<()> {
         ),
     );
     Ok(())
-}
-
-fn unsafe_mkfifo_mode(path: &Path, mode: libc::mode_t) -> i32 {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return -1 };
-    // SAFETY: c is a valid NUL-terminated path.
-    unsafe { libc::mkfifoat(libc::AT_FDCWD, c.as_ptr(), mode) }
 }
 
 fn data_not_on_disk(ctx: &mut Ctx) -> anyhow::Result<()> {
