@@ -6,6 +6,8 @@ pub mod mmap;
 pub mod pipe;
 pub mod popen;
 pub mod signal;
+pub mod sys;
+pub mod sysv;
 pub mod util;
 
 use harness::cli::Embedded;
@@ -13,7 +15,13 @@ use harness::Registry;
 
 /// Every case, by mechanism.
 pub fn registry() -> Registry {
-    Registry::new().with(pipe::CASES).with(popen::CASES).with(fifo::CASES).with(signal::CASES).with(mmap::CASES)
+    Registry::new()
+        .with(pipe::CASES)
+        .with(popen::CASES)
+        .with(fifo::CASES)
+        .with(signal::CASES)
+        .with(mmap::CASES)
+        .with(sysv::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

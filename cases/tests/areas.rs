@@ -54,6 +54,7 @@ fn ptys() -> usize {
 #[case::fifo("fifo", 35)]
 #[case::signal("signal", 20)]
 #[case::mmap("mmap", 20)]
+#[case::sysv("sysv", 13)]
 #[serial]
 fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, #[case] at_least: usize) {
     let listed = json(&["list", "--area", area, "--format", "json"]);
