@@ -18,7 +18,7 @@ use nix::sys::signal::Signal;
 use nix::sys::stat::{fstat, stat, umask, Mode, SFlag};
 use nix::unistd::{mkfifo, read, unlink, write};
 
-use crate::util::{blocked_obs, clear_nonblocking, exec, fill_nonblocking, fionread, pipe_size, read_some};
+use crate::util::{blocked_obs, clear_nonblocking, exec, fill_nonblocking, fionread, pipe_size, read_some, read_text};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -633,7 +633,7 @@ fn read_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     })?;
     let first_blocked = reader.child().wait_blocked(libc::SYS_read, limit);
     write(&w, b"data")?;
-    let first = read_some(&first_r, 256, limit).map(|b| text(&b)).unwrap_or_else(|e| e.to_string());
+    let first = read_text(&first_r, 256, limit).unwrap_or_else(|e| e.to_string());
     let second_blocked = reader.child().wait_blocked(libc::SYS_read, limit);
     drop(w);
     let (second, exit) = reader.finish(limit)?;
@@ -866,7 +866,7 @@ fn blocking_flag_first_read(ctx: &mut Ctx) -> anyhow::Result<()> {
     let open_blocked = reader.child().wait_blocked(libc::SYS_openat, limit);
     let w = open_fifo(&path, OFlag::O_WRONLY)?;
     write(&w, b"one")?;
-    let first = read_some(&first_r, 256, limit).map(|b| text(&b)).unwrap_or_else(|e| e.to_string());
+    let first = read_text(&first_r, 256, limit).unwrap_or_else(|e| e.to_string());
     let second_blocked = reader.child().wait_blocked(libc::SYS_read, limit);
     drop(w);
     let (second, _) = reader.finish(limit)?;
@@ -935,7 +935,7 @@ fn shared_buffer(ctx: &mut Ctx) -> anyhow::Result<()> {
     drop(report_w);
     let both_asleep = readers.iter_mut().all(|c| c.wait_blocked(libc::SYS_read, limit).is_ok());
     write(&w, b"only one")?;
-    let first = read_some(&report_r, 256, limit).map(|b| text(&b)).unwrap_or_else(|e| e.to_string());
+    let first = read_text(&report_r, 256, limit).unwrap_or_else(|e| e.to_string());
     let winner: Option<usize> = first.split(':').next().and_then(|i| i.parse().ok());
     let (delivered, loser_asleep) = match winner {
         Some(i) if i < 2 => {

@@ -13,13 +13,12 @@ use anyhow::Context as _;
 use harness::obs::errno_name;
 use harness::proc::{self, Exit};
 use harness::{Case, Ctx, Decision};
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{pause, pipe2, write, Pid};
 use serde::{Deserialize, Serialize};
 
-use crate::util::{blocked_obs, exec, read_some};
+use crate::util::{blocked_obs, exec, read_some, read_text};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -113,13 +112,20 @@ pub(crate) struct SigRecord {
 
 static RECORD_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Linux x86-64 siginfo: the union starts at byte 16 (si_pid, or si_addr for faults).
+/// A field of a Linux x86-64 siginfo by byte offset: the union starts at 16 (si_pid, or si_addr
+/// for faults); si_status and si_value's int sit at 24.
+///
+/// # Safety
+/// `info` must point at a siginfo the kernel filled.
+unsafe fn siginfo_field<T: Copy>(info: *const libc::siginfo_t, offset: usize) -> T {
+    // SAFETY: the caller's siginfo is 128 bytes; every offset used here is well inside it.
+    unsafe { info.cast::<u8>().add(offset).cast::<T>().read_unaligned() }
+}
+
 extern "C" fn record_siginfo(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo; the reads stay inside its 128 bytes.
-    let (code, pid, addr) = unsafe {
-        let base = info.cast::<u8>();
-        ((*info).si_code, base.add(16).cast::<i32>().read_unaligned(), base.add(16).cast::<u64>().read_unaligned())
-    };
+    let (code, pid, addr) =
+        unsafe { ((*info).si_code, siginfo_field::<i32>(info, 16), siginfo_field::<u64>(info, 16)) };
     let mut bytes = [0u8; 20];
     bytes[..4].copy_from_slice(&signo.to_ne_bytes());
     bytes[4..8].copy_from_slice(&code.to_ne_bytes());
@@ -219,7 +225,7 @@ struct PtySession {
 fn pty_session(ctx: &mut Ctx) -> anyhow::Result<PtySession> {
     let limit = ctx.wait_limit();
     // The jobs are the leader's children; when the leader goes, this worker inherits and reaps them.
-    set_child_subreaper()?;
+    proc::become_subreaper()?;
     let pty = nix::pty::openpty(None, None).context("openpty")?;
     let (reports, report_w) = pipe2(OFlag::O_CLOEXEC)?;
     let master_raw = pty.master.as_raw_fd();
@@ -295,13 +301,6 @@ fn untouched(pid: i32, syscall: i64, within: std::time::Duration) -> bool {
     proc::wait_blocked_pid(pid, syscall, within).is_ok() && proc::pending_signals(pid) == Some(0)
 }
 
-fn set_child_subreaper() -> anyhow::Result<()> {
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument.
-    Errno::result(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })
-        .context("prctl(PR_SET_CHILD_SUBREAPER)")?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Cases
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +353,7 @@ fn terminal_keys(ctx: &mut Ctx) -> anyhow::Result<()> {
     for (key, name) in [(0x03u8, "Ctrl+C"), (0x1c, "Ctrl+\\")] {
         let mut session = pty_session(ctx)?;
         write(&session.master, &[key])?;
-        let foreground = read_some(&session.reports, 128, limit).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let foreground = read_text(&session.reports, 128, limit);
         let foreground = foreground.unwrap_or_else(|e| format!("no report: {e}"));
         // Having reported, the leader goes back to pause().
         let leader_untouched = untouched(session.leader.raw_pid(), libc::SYS_pause, limit);
@@ -603,7 +602,7 @@ fn alarm_timer(ctx: &mut Ctx) -> anyhow::Result<()> {
         }
     })?;
     drop(report_w);
-    let left = read_some(&report_r, 16, limit).map(|b| String::from_utf8_lossy(&b).into_owned())?;
+    let left = read_text(&report_r, 16, limit)?;
     let exit = child.wait_exit(limit)?;
     ctx.observe("setitimer(ITIMER_REAL, 5 s), then alarm(0) returned", &left);
     ctx.observe("setitimer(ITIMER_REAL, 20 ms), then pause(): the process", exit);
@@ -621,10 +620,8 @@ static CHLD_RECORD: [AtomicI32; 4] = [AtomicI32::new(0), AtomicI32::new(0), Atom
 /// Records SIGCHLD's siginfo (signo, code, pid, status at byte 24) and does not wait.
 extern "C" fn note_sigchld(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo; the reads stay inside its 128 bytes.
-    let (code, pid, status) = unsafe {
-        let base = info.cast::<u8>();
-        ((*info).si_code, base.add(16).cast::<i32>().read_unaligned(), base.add(24).cast::<i32>().read_unaligned())
-    };
+    let (code, pid, status) =
+        unsafe { ((*info).si_code, siginfo_field::<i32>(info, 16), siginfo_field::<i32>(info, 24)) };
     for (slot, v) in CHLD_RECORD.iter().zip([signo, code, pid, status]) {
         slot.store(v, Ordering::SeqCst);
     }
@@ -901,7 +898,7 @@ fn delivery_in_any_state(ctx: &mut Ctx) -> anyhow::Result<()> {
         let _ = write(&rep_w, format!("pause returned, handler runs {}", USR1_COUNT.load(Ordering::SeqCst)).as_bytes());
         0
     })?;
-    let report = |fd: &OwnedFd| read_some(fd, 256, limit).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let report = |fd: &OwnedFd| read_text(fd, 256, limit);
 
     let in_read = child.wait_blocked(libc::SYS_read, limit);
     let sent_asleep = child.signal(Signal::SIGUSR1).is_ok();
@@ -965,8 +962,8 @@ fn take_pending(set: &libc::sigset_t) -> Option<(i32, i32)> {
     if signo < 0 {
         return None;
     }
-    // SAFETY: filled by the kernel; si_value's int sits at byte 24 on Linux x86-64.
-    let value = unsafe { info.as_ptr().cast::<u8>().add(24).cast::<i32>().read_unaligned() };
+    // SAFETY: filled by the kernel.
+    let value = unsafe { siginfo_field::<i32>(info.as_ptr(), 24) };
     Some((signo, value))
 }
 

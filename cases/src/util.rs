@@ -98,6 +98,11 @@ pub fn read_some(fd: &impl AsFd, max: usize, within: Duration) -> anyhow::Result
     Ok(buf)
 }
 
+/// Like [`read_some`], as text (a child's report).
+pub fn read_text(fd: &impl AsFd, max: usize, within: Duration) -> anyhow::Result<String> {
+    Ok(String::from_utf8_lossy(&read_some(fd, max, within)?).into_owned())
+}
+
 /// Closes this process's copy of a descriptor in a forked child, where the parent's owner lives on.
 pub fn close_in_child(fd: &impl AsRawFd) {
     // SAFETY: in a forked child, closing the inherited number affects only the child.

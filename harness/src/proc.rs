@@ -351,6 +351,15 @@ pub fn read_to_end_within(fd: impl AsFd, within: Duration) -> anyhow::Result<Vec
     }
 }
 
+/// Makes this process a child subreaper: orphans among its descendants become its children, so
+/// it can wait for (and must reap) them.
+pub fn become_subreaper() -> anyhow::Result<()> {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument.
+    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    nix::errno::Errno::result(r).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
+    Ok(())
+}
+
 /// Closes every descriptor from `lowest` up, as a freshly exec'd C program would have them.
 pub fn close_from(lowest: i32) {
     // SAFETY: close_range only closes descriptors; the caller owns the process (a fresh child).

@@ -83,8 +83,7 @@ pub fn run(
 ) -> anyhow::Result<Vec<CaseReport>> {
     // Orphans of a worker's tree become our children, so killing a worker's process group can be
     // followed by reaping every member: when `run` returns, none of them is still alive.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    crate::proc::become_subreaper()?;
     let run_dir = RunDir::create()?;
     type Indexed<'a> = Vec<(usize, &'a Case)>;
     let (parallel, exclusive): (Indexed, Indexed) = cases.iter().enumerate().partition(|(_, c)| !c.exclusive);
