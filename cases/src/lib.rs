@@ -3,8 +3,11 @@
 
 pub mod fifo;
 pub mod mmap;
+pub mod msgqueue;
 pub mod pipe;
 pub mod popen;
+pub mod semaphore;
+pub mod shmem;
 pub mod signal;
 pub mod sys;
 pub mod sysv;
@@ -22,6 +25,9 @@ pub fn registry() -> Registry {
         .with(signal::CASES)
         .with(mmap::CASES)
         .with(sysv::CASES)
+        .with(msgqueue::CASES)
+        .with(semaphore::CASES)
+        .with(shmem::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 
-use crate::sys::{ftok, msg};
+use crate::sys::{ftok, msg, sem, shm, unused_keys};
 use crate::util::read_some;
 
 pub const CASES: &[Case] = &[
@@ -40,6 +40,18 @@ pub const CASES: &[Case] = &[
         .needs_commands(&["ipcs", "ipcrm"]),
     Case::new("sysv.call_names", &["sysv.model.get_op_ctl_naming"], call_names),
     Case::new("sysv.who_can_use", &["sysv.model.related_and_unrelated_processes"], who_can_use),
+    Case::new("sysv.three_mechanisms", &["sysv.model.three_mechanisms"], three_mechanisms),
+    Case::new("sysv.ipc_perm_fields", &["sysv.model.ipc_perm_fields"], ipc_perm_fields),
+    Case::new(
+        "sysv.ipc_set_permission",
+        &["sysv.model.ipc_set_creator_or_root", "sysv.sem.ipc_set_like_msg"],
+        ipc_set_permission,
+    )
+    .needs_root("checks what uid 65534 may change on objects root created"),
+    Case::new("sysv.no_filesystem_name", &["sysv.model.no_filesystem_name"], no_filesystem_name),
+    Case::new("sysv.reference_counting", &["sysv.model.no_reference_count"], reference_counting),
+    Case::new("sysv.gone_when_read_or_removed", &["sysv.model.gone_when_read_or_removed"], gone_when_read_or_removed),
+    Case::new("sysv.private_id_passed_in_file", &["sysv.model.private_id_passed_in_file"], private_id_passed_in_file),
 ];
 
 fn key_obs(r: &Result<libc::key_t, Errno>) -> String {
@@ -172,9 +184,8 @@ fn ipc_private(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 fn chosen_key(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let file = ctx.temp_path("key-file");
-    std::fs::write(&file, b"k")?;
-    let key = ftok(&file, b'c' as i32)?;
+    let (_, keys) = unused_keys(ctx, "key-file", b"c")?;
+    let key = keys[0];
     let queue = match msg::MsgQueue::create(ctx, key, 0o600) {
         Ok(q) => q,
         Err(e) => {
@@ -221,28 +232,353 @@ fn identifier_types(ctx: &mut Ctx) -> anyhow::Result<()> {
 fn outlives_process(ctx: &mut Ctx) -> anyhow::Result<()> {
     let limit = ctx.wait_limit();
     let (id_r, id_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let journal = ctx.child_journal()?;
     let mut maker = ctx.spawn(|| {
-        let Ok(id) = msg::get(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) else { return 2 };
-        let _ = msg::send(id, 1, b"left behind", 0);
-        let _ = nix::unistd::write(&id_w, id.to_string().as_bytes());
+        let private = libc::IPC_PRIVATE;
+        let made = (|| {
+            let q = msg::get(private, libc::IPC_CREAT | 0o600)?;
+            journal.created(Resource::SysvMsg { id: q, key: private });
+            msg::send(q, 1, b"left behind", 0)?;
+            let s = sem::get(private, 1, libc::IPC_CREAT | 0o600)?;
+            journal.created(Resource::SysvSem { id: s, key: private });
+            sem::setval(s, 0, 5)?;
+            let m = shm::get(private, 4096, libc::IPC_CREAT | 0o600)?;
+            journal.created(Resource::SysvShm { id: m, key: private });
+            shm::Attachment::attach(m, 4096, 0)?.write(0, 0x5a);
+            Ok::<_, Errno>(format!("{q} {s} {m}"))
+        })();
+        let Ok(ids) = made else { return 2 };
+        let _ = nix::unistd::write(&id_w, ids.as_bytes());
         loop {
             nix::unistd::pause();
         }
     })?;
-    let id: i32 = String::from_utf8_lossy(&read_some(&id_r, 32, limit)?).parse()?;
-    ctx.created(Resource::SysvMsg { id, key: libc::IPC_PRIVATE });
-    let queue = msg::MsgQueue::adopt(id);
+    let report = String::from_utf8_lossy(&read_some(&id_r, 64, limit)?).into_owned();
+    let ids: Vec<i32> = report.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let [q, s, m] = ids[..] else { anyhow::bail!("the maker reported {report:?}, not three ids") };
+    let (queue, set, segment) = (msg::MsgQueue::adopt(q), sem::SemSet::adopt(s), shm::Segment::adopt(m));
     maker.signal(Signal::SIGKILL)?;
     let exit = maker.wait_exit(limit)?;
-    let after = msg::stat(queue.id());
-    let qnum = after.as_ref().map(|ds| ds.msg_qnum).ok();
-    ctx.observe("the process that made the queue", exit);
-    ctx.observe("msgctl(IPC_STAT) afterwards: messages queued", qnum);
+    let qnum = msg::stat(queue.id()).map(|ds| ds.msg_qnum);
+    let value = sem::getval(set.id(), 0);
+    let byte = shm::Attachment::attach(segment.id(), 4096, libc::SHM_RDONLY).map(|a| a.read(0));
+    ctx.observe("the process that made the objects", exit);
+    ctx.observe("message queue: messages still queued", harness::obs::call(&qnum));
+    ctx.observe("semaphore set: GETVAL", harness::obs::call(&value));
+    ctx.observe("shared memory: byte 0 on attaching again", harness::obs::call(&byte.map(|b| format!("{b:#04x}"))));
     ctx.check(
         "sysv.model.outlives_its_process",
-        exit == (Exit::Signal { signal: "SIGKILL", core_dumped: false }) && qnum == Some(1),
-        "the queue, with its message, was still there after its maker was killed",
-        "the queue went away with its process (see observation)",
+        exit == (Exit::Signal { signal: "SIGKILL", core_dumped: false })
+            && qnum == Ok(1)
+            && value == Ok(5)
+            && byte == Ok(0x5a),
+        "all three objects, with their message, value and bytes, were still there after their maker was killed",
+        "an object went away with its process (see observation)",
+    );
+    Ok(())
+}
+
+/// One object of each mechanism, made with IPC_PRIVATE and removed when dropped.
+struct OneOfEach {
+    queue: msg::MsgQueue,
+    set: sem::SemSet,
+    segment: shm::Segment,
+}
+
+impl OneOfEach {
+    fn create(ctx: &mut Ctx, keys: [libc::key_t; 3], mode: i32) -> Result<OneOfEach, Errno> {
+        Ok(OneOfEach {
+            queue: msg::MsgQueue::create(ctx, keys[0], mode)?,
+            set: sem::SemSet::create(ctx, keys[1], 1, mode)?,
+            segment: shm::Segment::create(ctx, keys[2], 4096, mode)?,
+        })
+    }
+
+    /// Each mechanism's ipc_perm, by name.
+    fn perms(&self) -> Result<[(&'static str, libc::ipc_perm); 3], Errno> {
+        Ok([
+            ("msg", msg::stat(self.queue.id())?.msg_perm),
+            ("sem", sem::stat(self.set.id())?.sem_perm),
+            ("shm", shm::stat(self.segment.id())?.shm_perm),
+        ])
+    }
+}
+
+fn three_mechanisms(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let mut tables: Vec<String> = match std::fs::read_dir("/proc/sysvipc") {
+        Ok(dir) => dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(e) => vec![format!("cannot list /proc/sysvipc: {e}")],
+    };
+    tables.sort();
+    let made = OneOfEach::create(ctx, [libc::IPC_PRIVATE; 3], 0o600);
+    ctx.observe("/proc/sysvipc", &tables);
+    ctx.observe(
+        "an object of each made with IPC_PRIVATE",
+        harness::obs::call(&made.as_ref().map(|_| "msg, sem, shm").map_err(|e| *e)),
+    );
+    ctx.check(
+        "sysv.model.three_mechanisms",
+        tables == ["msg", "sem", "shm"] && made.is_ok(),
+        "the kernel keeps exactly three tables, msg, sem and shm, and each made an object",
+        "the kernel's System V mechanisms differ from the three named (see observation)",
+    );
+    Ok(())
+}
+
+fn ipc_perm_fields(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (_, keys) = unused_keys(ctx, "key-file", b"msh")?;
+    let keys = [keys[0], keys[1], keys[2]];
+    let objects = match OneOfEach::create(ctx, keys, 0o640) {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.decide("sysv.model.ipc_perm_fields", Decision::error(format!("a key was taken: {e}")));
+            return Ok(());
+        }
+    };
+    let (euid, egid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    let mut all = true;
+    for ((name, perm), key) in objects.perms()?.into_iter().zip(keys) {
+        let fields = serde_json::json!({
+            "__key is the key": perm.__key == key,
+            "uid == cuid == euid": perm.uid == euid && perm.cuid == euid,
+            "gid == cgid == egid": perm.gid == egid && perm.cgid == egid,
+            "mode & 0777": format!("{:04o}", perm.mode & 0o777),
+        });
+        all &= perm.__key == key
+            && perm.uid == euid
+            && perm.cuid == euid
+            && perm.gid == egid
+            && perm.cgid == egid
+            && perm.mode & 0o777 == 0o640;
+        ctx.observe(format!("{name}: ipc_perm"), fields);
+    }
+    ctx.check(
+        "sysv.model.ipc_perm_fields",
+        all,
+        "each object's ipc_perm held its key, the creator's effective ids as owner and creator, and mode 0640 from the flags",
+        "an ipc_perm field was not what creation set (see observation)",
+    );
+    Ok(())
+}
+
+/// IPC_SET of a new mode on one object, by whoever runs it: the call's result.
+fn set_mode(mechanism: &str, id: i32, mode: u16) -> Result<(), Errno> {
+    match mechanism {
+        "msg" => {
+            let mut ds = msg::stat(id)?;
+            ds.msg_perm.mode = mode;
+            msg::set(id, &ds)
+        }
+        "sem" => {
+            let mut ds = sem::stat(id)?;
+            ds.sem_perm.mode = mode;
+            sem::set(id, &ds).map(drop)
+        }
+        _ => {
+            let mut ds = shm::stat(id)?;
+            ds.shm_perm.mode = mode;
+            shm::set(id, &ds)
+        }
+    }
+}
+
+/// IPC_SET of a new owner (uid and gid) on one object.
+fn set_owner(mechanism: &str, id: i32, owner: u32) -> Result<(), Errno> {
+    match mechanism {
+        "msg" => {
+            let mut ds = msg::stat(id)?;
+            (ds.msg_perm.uid, ds.msg_perm.gid) = (owner, owner);
+            msg::set(id, &ds)
+        }
+        "sem" => {
+            let mut ds = sem::stat(id)?;
+            (ds.sem_perm.uid, ds.sem_perm.gid) = (owner, owner);
+            sem::set(id, &ds).map(drop)
+        }
+        _ => {
+            let mut ds = shm::stat(id)?;
+            (ds.shm_perm.uid, ds.shm_perm.gid) = (owner, owner);
+            shm::set(id, &ds)
+        }
+    }
+}
+
+fn ipc_set_permission(ctx: &mut Ctx) -> anyhow::Result<()> {
+    // Others may read (IPC_STAT needs it), so a refusal can only come from IPC_SET's own rule.
+    let objects = OneOfEach::create(ctx, [libc::IPC_PRIVATE; 3], 0o644)?;
+    let ids = [("msg", objects.queue.id()), ("sem", objects.set.id()), ("shm", objects.segment.id())];
+    let as_nobody = |ctx: &mut Ctx| {
+        ctx.in_child(|| {
+            if drop_to(NOBODY, NOBODY).is_err() {
+                return vec!["could not drop privileges".to_string()];
+            }
+            ids.iter().map(|(m, id)| harness::obs::call(&set_mode(m, *id, 0o640).map(|_| 0)).to_string()).collect()
+        })
+    };
+    let (stranger, _) = as_nobody(ctx)?;
+    let by_root: Vec<String> =
+        ids.iter().map(|(m, id)| harness::obs::call(&set_owner(m, *id, NOBODY).map(|_| 0)).to_string()).collect();
+    let (owner, _) = as_nobody(ctx)?;
+    let stranger = stranger.unwrap_or_default();
+    let owner = owner.unwrap_or_default();
+    ctx.observe("IPC_SET mode as uid 65534, neither creator nor owner (msg, sem, shm)", &stranger);
+    ctx.observe("IPC_SET uid/gid := 65534 by root, the creator (msg, sem, shm)", &by_root);
+    ctx.observe("IPC_SET mode as uid 65534, now the owner but not the creator (msg, sem, shm)", &owner);
+    let all = |v: &[String], want: &str| v.len() == 3 && v.iter().all(|r| r == want);
+    let eperm = "\"-1 EPERM\"";
+    let decision = if !all(&stranger, eperm) || !all(&by_root, "0") {
+        Decision::refuted("a process that is neither creator nor superuser changed an object, or the creator could not (see observation)")
+    } else if all(&owner, "0") {
+        Decision::partial(
+            "a stranger got EPERM and the creator (root) succeeded, but so did the owner, who is neither creator nor superuser: the rule is creator, owner or CAP_SYS_ADMIN",
+        )
+    } else {
+        Decision::holds("only the creator and the superuser could IPC_SET; the owner got EPERM")
+    };
+    ctx.decide("sysv.model.ipc_set_creator_or_root", decision);
+    ctx.check(
+        "sysv.sem.ipc_set_like_msg",
+        stranger.len() == 3 && stranger[1] == stranger[0] && owner[1] == owner[0] && by_root[1] == by_root[0],
+        "semctl IPC_SET followed the message queue's rule: EPERM for a stranger, allowed for creator and owner",
+        "semctl IPC_SET followed another rule than msgctl's (see observation)",
+    );
+    Ok(())
+}
+
+fn no_filesystem_name(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let segment = shm::Segment::create(ctx, libc::IPC_PRIVATE, 4096, 0o600)?;
+    let attached = shm::Attachment::attach(segment.id(), 4096, 0)?;
+    let start = format!("{:x}-", attached.addr());
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    let line = maps.lines().find(|l| l.starts_with(&start)).unwrap_or("").to_string();
+    let name = line.split_whitespace().nth(5).unwrap_or("").to_string();
+    let reachable = !name.is_empty() && std::fs::symlink_metadata(&name).is_ok();
+    let changed = set_mode("shm", segment.id(), 0o640).and_then(|_| shm::stat(segment.id()));
+    let mode = changed.map(|ds| format!("{:04o}", ds.shm_perm.mode & 0o777));
+    ctx.observe("the attachment in /proc/self/maps is named", name.replace(&format!("{:08x}", 0), "<key>"));
+    ctx.observe("that name exists in the file system", reachable);
+    ctx.observe("mode after shmctl(IPC_SET, 0640), by IPC_STAT", harness::obs::call(&mode));
+    let decision = if reachable {
+        Decision::refuted(format!("the segment is reachable in the file system as {name}"))
+    } else if mode.as_deref() != Ok("0640") {
+        Decision::refuted("the object's own calls did not change its permissions")
+    } else {
+        Decision::holds(
+            "no path reaches the object: /proc/self/maps names the attachment /SYSV<key> (deleted), the kernel's internal file, which does not exist in the file system; its mode was changed with shmctl IPC_SET",
+        )
+    };
+    ctx.decide("sysv.model.no_filesystem_name", decision);
+    Ok(())
+}
+
+fn reference_counting(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (_, keys) = unused_keys(ctx, "key-file", b"r")?;
+    let key = keys[0];
+    let segment = shm::Segment::create(ctx, key, 4096, 0o600)?;
+    let nattch = |id| shm::stat(id).map(|ds| ds.shm_nattch);
+    let before = nattch(segment.id());
+    let attached = shm::Attachment::attach(segment.id(), 4096, 0)?;
+    let one = nattch(segment.id());
+    // A forked child inherits the parent's attachment, then attaches once more itself.
+    let (in_child, _) = ctx.in_child(|| {
+        let inherited = nattch(segment.id()).ok()?;
+        let _second = shm::Attachment::attach(segment.id(), 4096, 0).ok()?;
+        Some((inherited, nattch(segment.id()).ok()?))
+    })?;
+    let after_child = nattch(segment.id());
+    shm::remove(segment.id())?;
+    let marked = shm::stat(segment.id());
+    attached.write(0, 0x42);
+    let usable = attached.read(0) == 0x42;
+    let by_key = shm::get(key, 0, 0);
+    drop(attached);
+    let after_last_detach = shm::stat(segment.id()).map(|_| "still there");
+    ctx.observe(
+        "shm_nattch: before attaching, attached, in a forked child (inherited, after its own shmat), after the child",
+        (harness::obs::call(&before), harness::obs::call(&one), in_child.flatten(), harness::obs::call(&after_child)),
+    );
+    ctx.observe(
+        "after IPC_RMID while attached: IPC_STAT key, SHM_DEST in mode",
+        harness::obs::call(&marked.map(|ds| (format!("{:#x}", ds.shm_perm.__key), ds.shm_perm.mode & 0o1000 != 0))),
+    );
+    ctx.observe("  the attachment still reads and writes", usable);
+    ctx.observe("  shmget(key) finds it", harness::obs::call(&by_key.map(|_| "an id")));
+    ctx.observe("after the last detach: IPC_STAT", harness::obs::call(&after_last_detach));
+
+    let queue = msg::MsgQueue::create(ctx, libc::IPC_PRIVATE, 0o600)?;
+    let (_, user) = ctx.in_child(|| msg::send(queue.id(), 1, b"x", 0).is_ok())?;
+    let queue_stays = msg::stat(queue.id()).is_ok();
+    ctx.observe("a queue whose only user exited: still there", queue_stays);
+    ctx.observe("  its user", user);
+    let counted = one == Ok(1) && in_child == Some(Some((2, 3))) && after_child == Ok(1);
+    let deferred = marked.is_ok() && usable && after_last_detach == Err(Errno::EINVAL);
+    let decision = if counted && deferred && queue_stays {
+        Decision::partial(
+            "a message queue keeps no count of users (it stays when its last user is gone, as semaphore sets and segments outlive their makers in sysv.model.outlives_its_process), but a shared memory segment counts attachments in shm_nattch (0; 1 attached; 2 after a fork, which inherits the attachment, and 3 with the child's own; 1 once the child exited), and a segment removed while attached lives on, key set to IPC_PRIVATE and marked SHM_DEST, until its last detach frees it",
+        )
+    } else if queue_stays && !counted {
+        Decision::holds("no object counted its users")
+    } else {
+        Decision::refuted("an object went away with its users (see observation)")
+    };
+    ctx.decide("sysv.model.no_reference_count", decision);
+    Ok(())
+}
+
+fn gone_when_read_or_removed(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let objects = OneOfEach::create(ctx, [libc::IPC_PRIVATE; 3], 0o600)?;
+    let (q, s, m) = (objects.queue.id(), objects.set.id(), objects.segment.id());
+    msg::send(q, 1, b"the only message", 0)?;
+    let read_msg = msg::recv(q, 64, 0, libc::IPC_NOWAIT).map(|(_, t)| t.len());
+    sem::setval(s, 0, 1)?;
+    let read_sem = sem::getval(s, 0);
+    let read_shm = shm::Attachment::attach(m, 4096, libc::SHM_RDONLY).map(|a| a.read(0));
+    let after_read = [msg::stat(q).is_ok(), sem::stat(s).is_ok(), shm::stat(m).is_ok()];
+    let removed = [msg::remove(q).map(drop), sem::remove(s).map(drop), shm::remove(m)];
+    let after_remove = [
+        msg::stat(q).map(drop).err().map(errno_name),
+        sem::stat(s).map(drop).err().map(errno_name),
+        shm::stat(m).map(drop).err().map(errno_name),
+    ];
+    ctx.observe(
+        "read: msgrcv of the last message, GETVAL, attach and read",
+        (harness::obs::call(&read_msg), harness::obs::call(&read_sem), harness::obs::call(&read_shm)),
+    );
+    ctx.observe("still there after being read (msg, sem, shm)", after_read);
+    ctx.observe("IPC_RMID of each", removed.iter().map(|r| harness::obs::call(&r.map(|_| 0))).collect::<Vec<_>>());
+    ctx.observe("IPC_STAT after IPC_RMID (msg, sem, shm)", &after_remove);
+    let gone = after_remove.iter().all(|e| e.as_deref() == Some("EINVAL"));
+    let decision = if gone && after_read.iter().all(|&b| b) {
+        Decision::partial(
+            "a call removes an object (IPC_RMID: IPC_STAT then gives EINVAL for all three), but reading does not: an emptied queue, a read semaphore and a read segment all stay",
+        )
+    } else if gone {
+        Decision::holds("reading and removing both made objects go away")
+    } else {
+        Decision::refuted("IPC_RMID did not remove an object (see observation)")
+    };
+    ctx.decide("sysv.model.gone_when_read_or_removed", decision);
+    Ok(())
+}
+
+fn private_id_passed_in_file(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let queue = msg::MsgQueue::create(ctx, libc::IPC_PRIVATE, 0o600)?;
+    let file = ctx.temp_path("server-id");
+    std::fs::write(&file, queue.id().to_string())?;
+    // The client knows only the file: it parses the identifier from it.
+    let (sent, _) = ctx.in_child(|| {
+        let id: i32 = std::fs::read_to_string(&file).ok()?.trim().parse().ok()?;
+        msg::send(id, 7, b"hello server", 0).ok().map(|_| ())
+    })?;
+    let got = msg::recv(queue.id(), 64, 7, libc::IPC_NOWAIT);
+    let text = got.map(|(_, t)| String::from_utf8_lossy(&t).into_owned());
+    ctx.observe("the client's msgsnd to the id it read from the file", sent.flatten().is_some());
+    ctx.observe("the server received", harness::obs::call(&text));
+    ctx.check(
+        "sysv.model.private_id_passed_in_file",
+        text.as_deref() == Ok("hello server"),
+        "a client that read the IPC_PRIVATE queue's id from a file reached the same queue",
+        "the identifier read from the file did not reach the queue (see observation)",
     );
     Ok(())
 }
@@ -315,9 +651,8 @@ fn who_can_use(ctx: &mut Ctx) -> anyhow::Result<()> {
     let related = msg::recv(private.id(), 64, 0, libc::IPC_NOWAIT);
 
     // Unrelated: the other process knows only the file; it derives the key and looks the queue up.
-    let file = ctx.temp_path("rendezvous");
-    std::fs::write(&file, b"r")?;
-    let key = ftok(&file, b'u' as i32)?;
+    let (file, keys) = unused_keys(ctx, "rendezvous", b"u")?;
+    let key = keys[0];
     let by_key = msg::MsgQueue::create(ctx, key, 0o600)?;
     let (found, _) = ctx.in_child(|| {
         let id = ftok(&file, b'u' as i32).and_then(|k| msg::get(k, 0)).ok()?;

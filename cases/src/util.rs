@@ -116,3 +116,32 @@ pub fn blocked_obs(blocked: &anyhow::Result<harness::proc::Blocked>) -> serde_js
         Err(e) => serde_json::json!(format!("not seen blocked: {e}")),
     }
 }
+
+/// A sysctl's value from /proc/sys (dots become slashes), trimmed.
+pub fn sysctl(name: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/sys/{}", name.replace('.', "/"))).ok().map(|v| v.trim().to_string())
+}
+
+extern "C" fn do_nothing(_: libc::c_int) {}
+
+/// Catches `signal` with a handler that does nothing, so a blocked call is interrupted rather
+/// than the process killed; `restart` sets SA_RESTART.
+pub fn catch_with_noop(signal: nix::sys::signal::Signal, restart: bool) -> nix::Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    let flags = if restart { SaFlags::SA_RESTART } else { SaFlags::empty() };
+    let act = SigAction::new(SigHandler::Handler(do_nothing), flags, SigSet::empty());
+    // SAFETY: the handler does nothing at all.
+    unsafe { sigaction(signal, &act) }.map(drop)
+}
+
+/// The clock the kernel stamps IPC times with (its coarse realtime clock, which may lag the
+/// precise one by a tick), as seconds and nanoseconds.
+pub fn kernel_now() -> (i64, i64) {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_REALTIME_COARSE).map(|t| (t.tv_sec(), t.tv_nsec())).unwrap_or((0, 0))
+}
+
+/// Seconds since the epoch, as the kernel stamps IPC times.
+pub fn now_secs() -> i64 {
+    kernel_now().0
+}

@@ -44,6 +44,13 @@ fn processes_running_the_binary() -> Vec<String> {
         .collect()
 }
 
+/// POSIX message queues, where their file system is mounted (the sysv area makes one).
+fn posix_queues() -> BTreeSet<String> {
+    std::fs::read_dir("/dev/mqueue")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
 /// Pseudo-terminals open on this machine (the signal area opens its own).
 fn ptys() -> usize {
     std::fs::read_dir("/dev/pts").map(|d| d.count()).unwrap_or(0)
@@ -54,7 +61,7 @@ fn ptys() -> usize {
 #[case::fifo("fifo", 35)]
 #[case::signal("signal", 20)]
 #[case::mmap("mmap", 20)]
-#[case::sysv("sysv", 13)]
+#[case::sysv("sysv", 80)]
 #[serial]
 fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, #[case] at_least: usize) {
     let listed = json(&["list", "--area", area, "--format", "json"]);
@@ -62,11 +69,12 @@ fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, 
         listed.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     assert!(claims.len() >= at_least, "only {} {area} claims", claims.len());
 
-    let (dirs, ipc, pts) = (run_dirs(), ipcs(), ptys());
+    let (dirs, ipc, pts, mqs) = (run_dirs(), ipcs(), ptys(), posix_queues());
     let report = json(&["run", "--area", area, "--format", "json", "--no-progress"]);
     assert_eq!(ptys(), pts, "a pseudo-terminal was left open");
     assert_eq!(run_dirs(), dirs, "a run directory was left behind");
     assert_eq!(ipcs(), ipc, "System V objects changed");
+    assert_eq!(posix_queues(), mqs, "a POSIX message queue was left behind");
     assert!(processes_running_the_binary().is_empty(), "worker processes left: {:?}", processes_running_the_binary());
 
     let results = report["results"].as_array().unwrap();

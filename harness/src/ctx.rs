@@ -53,6 +53,18 @@ impl PropertyOutcome {
     }
 }
 
+/// The worker's journal, for use in a forked child (see [`Ctx::child_journal`]).
+#[derive(Debug)]
+pub struct ChildJournal {
+    log: EventLog,
+}
+
+impl ChildJournal {
+    pub fn created(&self, resource: Resource) {
+        self.log.write(&Event::Created { resource });
+    }
+}
+
 pub struct Ctx {
     log: EventLog,
     claims: &'static [&'static str],
@@ -119,6 +131,12 @@ impl Ctx {
 
     pub fn created(&mut self, resource: Resource) {
         self.log.write(&Event::Created { resource });
+    }
+
+    /// A journal a forked child may write to: what it creates is removed after the run even if
+    /// child and worker are killed before the parent hears of it.
+    pub fn child_journal(&self) -> anyhow::Result<ChildJournal> {
+        Ok(ChildJournal { log: self.log.try_clone()? })
     }
 
     pub fn released(&mut self, resource: Resource) {

@@ -37,6 +37,10 @@ pub enum Resource {
         id: i32,
         key: i32,
     },
+    /// A POSIX message queue, by its name ("/…").
+    PosixMq {
+        name: String,
+    },
     /// A mount point the worker mounted (lazily unmounted).
     Mount {
         path: PathBuf,
@@ -77,6 +81,12 @@ impl EventLog {
     pub fn create(path: &Path) -> std::io::Result<Self> {
         let file = OpenOptions::new().append(true).create(true).custom_flags(libc::O_CLOEXEC).open(path)?;
         Ok(EventLog { file })
+    }
+
+    /// A second writer on the same log (a duplicated descriptor), for a forked child that creates
+    /// something the parent cannot journal in time.
+    pub fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(EventLog { file: self.file.try_clone()? })
     }
 
     pub fn write(&self, event: &Event) {
@@ -171,6 +181,11 @@ pub fn remove(resource: &Resource) -> Option<String> {
             // SAFETY: IPC_RMID takes no buffer.
             (ok && unsafe { libc::shmctl(*id, libc::IPC_RMID, std::ptr::null_mut()) } == 0)
                 .then(|| format!("removed shared memory segment {id}"))
+        }
+        Resource::PosixMq { name } => {
+            let c = std::ffi::CString::new(name.as_str()).ok()?;
+            // SAFETY: c is a valid NUL-terminated name.
+            (unsafe { libc::mq_unlink(c.as_ptr()) } == 0).then(|| format!("removed POSIX message queue {name}"))
         }
         Resource::Mount { path } => {
             let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;

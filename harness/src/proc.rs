@@ -175,6 +175,39 @@ impl Drop for Child {
     }
 }
 
+/// Waits until one of `children` ends, at most `within`; returns the index of one that did.
+/// Sleeps on all their pidfds at once, so no child's exit is missed or waited for late.
+pub fn wait_any_exit(children: &mut [&mut Child], within: Duration) -> anyhow::Result<usize> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = Instant::now() + within;
+    loop {
+        for (i, child) in children.iter_mut().enumerate() {
+            if child.try_exit()?.is_some() {
+                return Ok(i);
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("none of {} children exited within {within:?}", children.len());
+        }
+        let mut fds: Vec<PollFd> = children
+            .iter()
+            .filter_map(|c| c.pidfd.as_ref())
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if fds.len() < children.len() {
+            // Kernels before 5.3 have no pidfd: a zero-timeout wait keeps the loop live.
+            std::thread::yield_now();
+            continue;
+        }
+        let ms = left.as_millis().min(50) as i32;
+        match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("poll"),
+        }
+    }
+}
+
 /// Waits until process `pid` (a child or not) sleeps inside `syscall`, proven by
 /// `/proc/<pid>/stat` state `S` (or `D`) and `/proc/<pid>/syscall` naming that call. Between
 /// samples it waits on the process's pidfd, so an exit ends the wait at once (as an error: the

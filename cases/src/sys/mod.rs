@@ -6,9 +6,11 @@
 //! it did not create.
 
 pub mod msg;
+pub mod sem;
+pub mod shm;
 
 use std::ffi::CString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
@@ -21,5 +23,32 @@ pub fn ftok(path: &Path, proj_id: i32) -> Result<libc::key_t, Errno> {
         Err(Errno::last())
     } else {
         Ok(key)
+    }
+}
+
+/// A file of the worker's own and ftok keys for it, one per id, that no System V object of any
+/// kind uses yet. ftok keys keep only 16 bits of the inode, so another file (this suite's in a
+/// concurrent run, or anyone's) can share them; such a file is skipped for a new one.
+pub fn unused_keys(ctx: &harness::Ctx, name: &str, ids: &[u8]) -> anyhow::Result<(PathBuf, Vec<libc::key_t>)> {
+    for attempt in 0..16 {
+        let path = ctx.temp_path(&format!("{name}-{attempt}"));
+        std::fs::write(&path, name)?;
+        let keys = ids.iter().map(|&id| ftok(&path, i32::from(id))).collect::<Result<Vec<_>, _>>()?;
+        if keys.iter().all(|&k| key_is_unused(k)) {
+            return Ok((path, keys));
+        }
+    }
+    anyhow::bail!("16 files in a row had ftok keys already in use")
+}
+
+fn key_is_unused(key: libc::key_t) -> bool {
+    // SAFETY: the get calls take integers; without IPC_CREAT they only look the key up.
+    unsafe {
+        libc::msgget(key, 0) == -1
+            && Errno::last() == Errno::ENOENT
+            && libc::semget(key, 0, 0) == -1
+            && Errno::last() == Errno::ENOENT
+            && libc::shmget(key, 0, 0) == -1
+            && Errno::last() == Errno::ENOENT
     }
 }
