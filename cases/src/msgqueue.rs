@@ -1014,3 +1014,21 @@ fn posix_and_system_v(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.decide("sysv.msg.posix_and_system_v", decision);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::model_pick;
+
+    #[test]
+    fn the_model_selects_as_the_note_and_msgrcv_2_say() {
+        let queue = [3, 1, 2, 1];
+        assert_eq!(model_pick(&queue, 0, false), Some(0), "0: the oldest");
+        assert_eq!(model_pick(&queue, 1, false), Some(1), "> 0: the oldest of that type");
+        assert_eq!(model_pick(&queue, 4, false), None, "> 0: none of that type");
+        assert_eq!(model_pick(&queue, -2, false), Some(1), "< 0: the lowest type, oldest first");
+        assert_eq!(model_pick(&queue, -3, false), Some(1), "< 0: 1 beats the older 3");
+        assert_eq!(model_pick(&[3, 2], -1, false), None, "< 0: nothing at or below 1");
+        assert_eq!(model_pick(&queue, 3, true), Some(1), "MSG_EXCEPT: the oldest of another type");
+        assert_eq!(model_pick(&[2, 2], 2, true), None, "MSG_EXCEPT: only that type queued");
+    }
+}

@@ -625,3 +625,19 @@ fn mutual_exclusion(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::model_semop;
+
+    #[test]
+    fn the_model_applies_a_call_in_order_or_not_at_all() {
+        assert_eq!(model_semop(&[1, 0], &[(0, -1)]), Some(vec![0, 0]));
+        assert_eq!(model_semop(&[0, 0], &[(0, -1)]), None, "P at 0 waits");
+        assert_eq!(model_semop(&[0, 2], &[(1, -1), (0, -1)]), None, "one waiting operation cancels the call");
+        assert_eq!(model_semop(&[0, 0], &[(0, 1), (0, -1)]), Some(vec![0, 0]), "in order: +1 then -1");
+        assert_eq!(model_semop(&[0, 0], &[(0, -1), (0, 1)]), None, "in order: -1 first waits");
+        assert_eq!(model_semop(&[1, 0], &[(1, 0)]), Some(vec![1, 0]), "wait-for-zero at 0 passes");
+        assert_eq!(model_semop(&[1, 3], &[(1, 0)]), None, "wait-for-zero above 0 waits");
+    }
+}

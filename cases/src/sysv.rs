@@ -430,7 +430,7 @@ fn ipc_set_permission(ctx: &mut Ctx) -> anyhow::Result<()> {
         Decision::refuted("a process that is neither creator nor superuser changed an object, or the creator could not (see observation)")
     } else if all(&owner, "0") {
         Decision::partial(
-            "a stranger got EPERM and the creator (root) succeeded, but so did the owner, who is neither creator nor superuser: the rule is creator, owner or CAP_SYS_ADMIN",
+            "a stranger got EPERM and the creator (root) succeeded, but so did the owner, who is neither creator nor superuser: creator, owner and root may",
         )
     } else {
         Decision::holds("only the creator and the superuser could IPC_SET; the owner got EPERM")

@@ -100,3 +100,29 @@ fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, 
     let total: u64 = report["summary"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(total as usize, results.len());
 }
+
+/// Workers killed at their deadline, wherever they are in a case (deadlines scaled down to a few
+/// milliseconds), still leave no System V object, POSIX queue, run directory or process: the
+/// runner removes what their journals list.
+#[rstest]
+#[case::sysv("sysv")]
+#[serial]
+fn workers_killed_mid_case_leave_nothing(#[case] area: &str) {
+    let (dirs, ipc, mqs) = (run_dirs(), ipcs(), posix_queues());
+    for scale in ["0.001", "0.002", "0.004"] {
+        let out = Command::new(BIN)
+            .args(["run", "--area", area, "--no-progress", "--timeout-scale", scale, "--format", "json"])
+            .output()
+            .expect("run ipc-conform");
+        // Exit 1 means some claims ended in `error` (their worker was killed): expected here.
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "ipc-conform failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(ipcs(), ipc, "System V objects changed after killed workers (scale {scale})");
+        assert_eq!(posix_queues(), mqs, "a POSIX message queue was left (scale {scale})");
+        assert_eq!(run_dirs(), dirs, "a run directory was left (scale {scale})");
+        assert!(processes_running_the_binary().is_empty(), "worker processes left (scale {scale})");
+    }
+}
