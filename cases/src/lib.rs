@@ -2,13 +2,17 @@
 //! kernel did, and decides the claims it names; the harness does everything else.
 
 pub mod fifo;
+pub mod inetaddr;
 pub mod mmap;
 pub mod msgqueue;
+pub mod net;
+pub mod netorder;
 pub mod pipe;
 pub mod popen;
 pub mod semaphore;
 pub mod shmem;
 pub mod signal;
+pub mod sockapi;
 pub mod sys;
 pub mod sysv;
 pub mod util;
@@ -28,6 +32,9 @@ pub fn registry() -> Registry {
         .with(msgqueue::CASES)
         .with(semaphore::CASES)
         .with(shmem::CASES)
+        .with(netorder::CASES)
+        .with(inetaddr::CASES)
+        .with(sockapi::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

@@ -1,0 +1,209 @@
+//! Socket helpers shared by the socket cases: loopback-only endpoints and raw views of what the
+//! kernel returns. Every address used here is in 127.0.0.0/8 or ::1.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+pub const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
+
+/// socket(2) with CLOEXEC.
+pub fn socket(domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: socket takes integers and returns a new descriptor or -1.
+    let fd = Errno::result(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) })?;
+    // SAFETY: a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// An IPv4 socket address, port in host order.
+pub fn sockaddr_v4(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(ip) },
+        sin_zero: [0; 8],
+    }
+}
+
+/// bind(2) to an IPv4 address.
+pub fn bind_v4(fd: &impl AsRawFd, ip: [u8; 4], port: u16) -> Result<(), Errno> {
+    let sa = sockaddr_v4(ip, port);
+    // SAFETY: sa is a valid sockaddr_in of the length given.
+    Errno::result(unsafe {
+        libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in).cast(), size_of::<libc::sockaddr_in>() as u32)
+    })
+    .map(drop)
+}
+
+/// connect(2) to an IPv4 address.
+pub fn connect_v4(fd: &impl AsRawFd, ip: [u8; 4], port: u16) -> Result<(), Errno> {
+    let sa = sockaddr_v4(ip, port);
+    // SAFETY: sa is a valid sockaddr_in of the length given.
+    Errno::result(unsafe {
+        libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in).cast(), size_of::<libc::sockaddr_in>() as u32)
+    })
+    .map(drop)
+}
+
+/// getsockname(2) as the raw bytes the kernel wrote (up to `room`) and the length it reported.
+pub fn name_bytes(fd: &impl AsRawFd, room: usize) -> Result<(Vec<u8>, usize), Errno> {
+    let mut buf = vec![0u8; room.max(1)];
+    let mut len = room as libc::socklen_t;
+    // SAFETY: buf has room bytes; len says so.
+    Errno::result(unsafe { libc::getsockname(fd.as_raw_fd(), buf.as_mut_ptr().cast(), &mut len) })?;
+    buf.truncate(room);
+    Ok((buf, len as usize))
+}
+
+/// The local port of a bound IPv4 or IPv6 socket, host order.
+pub fn local_port(fd: &impl AsRawFd) -> Result<u16, Errno> {
+    let (bytes, _) = name_bytes(fd, 128)?;
+    Ok(u16::from_be_bytes([bytes[2], bytes[3]]))
+}
+
+/// getsockopt(2) of an int option.
+pub fn int_option(fd: &impl AsRawFd, level: i32, name: i32) -> Result<i32, Errno> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: value is an int and len says so.
+    Errno::result(unsafe {
+        libc::getsockopt(fd.as_raw_fd(), level, name, (&mut value as *mut libc::c_int).cast(), &mut len)
+    })?;
+    Ok(value)
+}
+
+/// setsockopt(2) of an int option.
+pub fn set_int_option(fd: &impl AsRawFd, level: i32, name: i32, value: i32) -> Result<(), Errno> {
+    // SAFETY: value is an int and the length says so.
+    Errno::result(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// A connected TCP pair on 127.0.0.1: (client, the accepted socket, the listener).
+pub fn tcp_pair() -> Result<(OwnedFd, OwnedFd, OwnedFd), Errno> {
+    let listener = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    bind_v4(&listener, LOOPBACK, 0)?;
+    // SAFETY: listen takes integers.
+    Errno::result(unsafe { libc::listen(listener.as_raw_fd(), 8) })?;
+    let client = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    connect_v4(&client, LOOPBACK, local_port(&listener)?)?;
+    let accepted = accept(&listener)?;
+    Ok((client, accepted, listener))
+}
+
+/// accept4(2) with CLOEXEC, not asking for the address.
+pub fn accept(listener: &impl AsRawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: null address pointers mean "not wanted".
+    let fd = Errno::result(unsafe {
+        libc::accept4(listener.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC)
+    })?;
+    // SAFETY: a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// send(2); the raw return value.
+pub fn send(fd: &impl AsRawFd, data: &[u8], flags: i32) -> Result<usize, Errno> {
+    // SAFETY: data is valid for its length.
+    Errno::result(unsafe { libc::send(fd.as_raw_fd(), data.as_ptr().cast(), data.len(), flags) }).map(|n| n as usize)
+}
+
+/// recv(2) into room for `max` bytes; what arrived.
+pub fn recv(fd: &impl AsRawFd, max: usize, flags: i32) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; max];
+    // SAFETY: buf has max bytes.
+    let n = Errno::result(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), max, flags) })?;
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// recv(2) with the raw return value (MSG_TRUNC can report more than fits).
+pub fn recv_len(fd: &impl AsRawFd, max: usize, flags: i32) -> Result<isize, Errno> {
+    let mut buf = vec![0u8; max.max(1)];
+    // SAFETY: buf has at least max bytes.
+    Errno::result(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), max, flags) })
+}
+
+/// A symbol's address in the loaded C library, if it exists.
+pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: dlsym looks a name up in the loaded objects.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
+    (!p.is_null()).then_some(p)
+}
+
+// arpa/inet.h, which the libc crate does not bind for Linux.
+extern "C" {
+    pub fn inet_pton(af: libc::c_int, src: *const libc::c_char, dst: *mut libc::c_void) -> libc::c_int;
+    pub fn inet_ntop(
+        af: libc::c_int,
+        src: *const libc::c_void,
+        dst: *mut libc::c_char,
+        size: libc::socklen_t,
+    ) -> *const libc::c_char;
+    pub fn inet_addr(cp: *const libc::c_char) -> libc::in_addr_t;
+    pub fn inet_ntoa(addr: libc::in_addr) -> *mut libc::c_char;
+}
+
+/// inet_pton: its return value, the errno when it is -1, and the 16 bytes it may have written.
+pub fn pton(af: i32, text: &str) -> (i32, Option<Errno>, [u8; 16]) {
+    let c = std::ffi::CString::new(text).unwrap_or_default();
+    let mut dst = [0u8; 16];
+    // SAFETY: c is NUL-terminated and dst has room for an in6_addr.
+    let r = unsafe { inet_pton(af, c.as_ptr(), dst.as_mut_ptr().cast()) };
+    (r, (r == -1).then(Errno::last), dst)
+}
+
+/// inet_ntop into a buffer of `size` bytes: the text and whether the pointer returned was the
+/// buffer, or the errno of a null return.
+pub fn ntop(af: i32, src: &[u8], size: usize) -> Result<(String, bool), Errno> {
+    let mut input = [0u8; 16];
+    input[..src.len().min(16)].copy_from_slice(&src[..src.len().min(16)]);
+    let mut dst = vec![0 as libc::c_char; size.max(1)];
+    // SAFETY: input holds 16 bytes (enough for either family) and dst has size bytes.
+    let r = unsafe { inet_ntop(af, input.as_ptr().cast(), dst.as_mut_ptr(), size as libc::socklen_t) };
+    if r.is_null() {
+        return Err(Errno::last());
+    }
+    // SAFETY: on success dst holds a NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(dst.as_ptr()) }.to_string_lossy().into_owned();
+    Ok((text, r == dst.as_ptr()))
+}
+
+/// A `#define NAME value` from a system header, if the header is installed.
+pub fn header_define(header: &str, name: &str) -> Option<i64> {
+    let text = std::fs::read_to_string(header).ok()?;
+    text.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("#define") && w.next() == Some(name)).then(|| w.next()?.parse().ok()).flatten()
+    })
+}
+
+/// Bytes sent on a stream socket and not yet acknowledged by the peer (SIOCOUTQ).
+pub fn unacked(fd: &impl AsRawFd) -> Result<i32, Errno> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes an int.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) })?;
+    Ok(n)
+}
+
+/// Polls observable state until `reached` holds or `within` passes (1 ms between looks).
+pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if reached() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
