@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use crate::net::{self, bind_v4, local_port, name_bytes, ntop, pton, socket, LOOPBACK};
+use crate::util::hex;
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -36,10 +37,6 @@ pub const CASES: &[Case] = &[
         conversions,
     ),
 ];
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
-}
 
 fn layouts(ctx: &mut Ctx) -> anyhow::Result<()> {
     let sockaddr =

@@ -16,7 +16,7 @@ use proptest::test_runner::TestCaseError;
 
 use crate::sys::msg::{self, MsgQueue};
 use crate::sys::unused_keys;
-use crate::util::{blocked_obs, catch_with_noop, now_secs, sysctl};
+use crate::util::{blocked_obs, catch_with_noop, sysctl, within_a_second};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -112,10 +112,6 @@ fn text_obs(r: &Result<(libc::c_long, Vec<u8>), Errno>) -> String {
         Ok((t, text)) => format!("type {t}, {:?}", String::from_utf8_lossy(text)),
         Err(e) => format!("-1 {}", errno_name(*e)),
     }
-}
-
-fn within_a_second(t: i64) -> bool {
-    (t - now_secs()).abs() <= 1
 }
 
 fn new_queue(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -702,20 +698,11 @@ fn full_queue(ctx: &mut Ctx) -> anyhow::Result<()> {
         "msgsnd did not wait for room (see observation)",
     );
 
-    let mut outcomes = Vec::new();
-    for restart in [false, true] {
-        let (full, _) = full_queue_of(ctx, 64)?;
-        let mut waiter = ctx.spawn_reporting(|| {
-            if catch_with_noop(Signal::SIGUSR1, restart).is_err() {
-                return "could not catch SIGUSR1".to_string();
-            }
-            call(&msg::send(full.id(), 1, &[b'i'; 16], 0)).to_string()
-        })?;
-        let asleep = waiter.child().wait_blocked(libc::SYS_msgsnd, limit);
-        waiter.child().signal(Signal::SIGUSR1)?;
-        let (got, _) = waiter.finish(limit)?;
-        outcomes.push((restart, blocked_obs(&asleep), got.unwrap_or_default()));
-    }
+    // An interrupted msgsnd adds nothing, so the one full queue serves both runs.
+    let (full, _) = full_queue_of(ctx, 64)?;
+    let outcomes = interrupted_while_waiting(ctx, libc::SYS_msgsnd, || {
+        call(&msg::send(full.id(), 1, &[b'i'; 16], 0)).to_string()
+    })?;
     ctx.observe("SIGUSR1 (caught) during a waiting msgsnd: (SA_RESTART, waiting, msgsnd returned)", &outcomes);
     ctx.check(
         "sysv.msg.blocked_send_signal_eintr",
@@ -830,19 +817,7 @@ fn receive_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     msg::recv(id, 64, 0, libc::IPC_NOWAIT)?;
 
-    let mut outcomes = Vec::new();
-    for restart in [false, true] {
-        let mut waiter = ctx.spawn_reporting(|| {
-            if catch_with_noop(Signal::SIGUSR1, restart).is_err() {
-                return "could not catch SIGUSR1".to_string();
-            }
-            text_obs(&msg::recv(id, 64, 0, 0))
-        })?;
-        let asleep = waiter.child().wait_blocked(libc::SYS_msgrcv, limit);
-        waiter.child().signal(Signal::SIGUSR1)?;
-        let (got, _) = waiter.finish(limit)?;
-        outcomes.push((restart, blocked_obs(&asleep), got.unwrap_or_default()));
-    }
+    let outcomes = interrupted_while_waiting(ctx, libc::SYS_msgrcv, || text_obs(&msg::recv(id, 64, 0, 0)))?;
     ctx.observe("SIGUSR1 (caught) during a waiting msgrcv: (SA_RESTART, waiting, msgrcv returned)", &outcomes);
     ctx.check(
         "sysv.msg.blocked_receive_signal_eintr",
@@ -851,6 +826,31 @@ fn receive_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
         "the waiting msgrcv did not return EINTR (see observation)",
     );
     Ok(())
+}
+
+/// Runs `waiting_call` in a child that catches SIGUSR1 (without, then with SA_RESTART), proves
+/// it asleep in `syscall`, sends the signal, and gives (SA_RESTART, where it slept, what the call
+/// returned) for each.
+fn interrupted_while_waiting(
+    ctx: &mut Ctx,
+    syscall: i64,
+    waiting_call: impl Fn() -> String,
+) -> anyhow::Result<Vec<(bool, serde_json::Value, String)>> {
+    let limit = ctx.wait_limit();
+    let mut outcomes = Vec::new();
+    for restart in [false, true] {
+        let mut waiter = ctx.spawn_reporting(|| {
+            if catch_with_noop(Signal::SIGUSR1, restart).is_err() {
+                return "could not catch SIGUSR1".to_string();
+            }
+            waiting_call()
+        })?;
+        let asleep = waiter.child().wait_blocked(syscall, limit);
+        waiter.child().signal(Signal::SIGUSR1)?;
+        let (got, _) = waiter.finish(limit)?;
+        outcomes.push((restart, blocked_obs(&asleep), got.unwrap_or_default()));
+    }
+    Ok(outcomes)
 }
 
 /// How a property run chooses msgtyp (and MSG_EXCEPT).

@@ -8,6 +8,7 @@ use harness::{Case, Ctx, Decision};
 use proptest::prelude::*;
 
 use crate::net::{bind_v4, libc_symbol, local_port, name_bytes, socket, LOOPBACK};
+use crate::util::hex;
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -45,10 +46,6 @@ fn conversions() -> Option<(Conv32, Conv32, Conv16, Conv16)> {
             std::mem::transmute::<*mut libc::c_void, Conv16>(libc_symbol("ntohs")?),
         ))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 fn endianness(ctx: &mut Ctx) -> anyhow::Result<()> {

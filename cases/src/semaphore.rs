@@ -15,7 +15,7 @@ use proptest::test_runner::TestCaseError;
 use crate::sys::sem::{self, wait_blocked_in_semop, SemSet, Semun};
 use crate::sys::shm::{Attachment, Segment};
 use crate::sys::{msg, unused_keys};
-use crate::util::{kernel_now, now_secs};
+use crate::util::{kernel_now, within_a_second};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -65,10 +65,6 @@ pub const CASES: &[Case] = &[
     ),
     Case::new("sem.mutual_exclusion", &["sysv.sem.mutual_exclusion"], mutual_exclusion),
 ];
-
-fn within_a_second(t: i64) -> bool {
-    (t - now_secs()).abs() <= 1
-}
 
 fn create_and_initial(ctx: &mut Ctx) -> anyhow::Result<()> {
     let three = SemSet::create(ctx, libc::IPC_PRIVATE, 3, 0o600)?;

@@ -145,3 +145,13 @@ pub fn kernel_now() -> (i64, i64) {
 pub fn now_secs() -> i64 {
     kernel_now().0
 }
+
+/// Whether an IPC time stamp `t` is the current second (give or take one).
+pub fn within_a_second(t: i64) -> bool {
+    (t - now_secs()).abs() <= 1
+}
+
+/// Bytes as spaced hex, lowest address first.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
