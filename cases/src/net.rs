@@ -204,6 +204,8 @@ pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool
         if std::time::Instant::now() >= deadline {
             return false;
         }
+        // A pause between looks, not a synchronisation: only `reached` ends the wait early,
+        // and states like SIOCOUTQ have no descriptor event to sleep on.
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }

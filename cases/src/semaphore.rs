@@ -414,6 +414,8 @@ fn wait_for_second_after(t: i64) {
         if secs > t {
             return;
         }
+        // The state waited on is the clock itself, and nothing signals a new second: sleeping
+        // to the boundary, then looking again, is the honest wait (bounded: under a second).
         std::thread::sleep(std::time::Duration::from_nanos((1_000_000_000 - nanos).max(1) as u64));
     }
 }
