@@ -4,6 +4,7 @@
 //! No expected verdict is written here: which claims hold is the kernel's business.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 
 use rstest::rstest;
@@ -12,14 +13,27 @@ use serial_test::serial;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ipc-conform");
 
-fn json(args: &[&str]) -> Value {
-    let out = Command::new(BIN).args(args).output().expect("run ipc-conform");
+/// A temp directory of the test's own for the runs, so run directories of anything else on the
+/// machine (another suite run, another checkout's tests) cannot be mistaken for ours.
+fn private_tmp() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("areas-test-").tempdir().expect("a temp dir")
+}
+
+/// The binary, with `tmp` as its temp directory.
+fn ipc_conform(tmp: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("TMPDIR", tmp);
+    cmd
+}
+
+fn json(tmp: &Path, args: &[&str]) -> Value {
+    let out = ipc_conform(tmp).args(args).output().expect("run ipc-conform");
     assert!(out.status.success(), "ipc-conform {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
-fn run_dirs() -> BTreeSet<String> {
-    std::fs::read_dir(std::env::temp_dir())
+fn run_dirs(tmp: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(tmp)
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -65,15 +79,17 @@ fn ptys() -> usize {
 #[case::socket("socket", 40)]
 #[serial]
 fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, #[case] at_least: usize) {
-    let listed = json(&["list", "--area", area, "--format", "json"]);
+    let tmp = private_tmp();
+    let tmp = tmp.path();
+    let listed = json(tmp, &["list", "--area", area, "--format", "json"]);
     let claims: BTreeSet<String> =
         listed.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     assert!(claims.len() >= at_least, "only {} {area} claims", claims.len());
 
-    let (dirs, ipc, pts, mqs) = (run_dirs(), ipcs(), ptys(), posix_queues());
-    let report = json(&["run", "--area", area, "--format", "json", "--no-progress"]);
+    let (dirs, ipc, pts, mqs) = (run_dirs(tmp), ipcs(), ptys(), posix_queues());
+    let report = json(tmp, &["run", "--area", area, "--format", "json", "--no-progress"]);
     assert_eq!(ptys(), pts, "a pseudo-terminal was left open");
-    assert_eq!(run_dirs(), dirs, "a run directory was left behind");
+    assert_eq!(run_dirs(tmp), dirs, "a run directory was left behind");
     assert_eq!(ipcs(), ipc, "System V objects changed");
     assert_eq!(posix_queues(), mqs, "a POSIX message queue was left behind");
     assert!(processes_running_the_binary().is_empty(), "worker processes left: {:?}", processes_running_the_binary());
@@ -109,9 +125,11 @@ fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, 
 #[case::sysv("sysv")]
 #[serial]
 fn workers_killed_mid_case_leave_nothing(#[case] area: &str) {
-    let (dirs, ipc, mqs) = (run_dirs(), ipcs(), posix_queues());
+    let tmp = private_tmp();
+    let tmp = tmp.path();
+    let (dirs, ipc, mqs) = (run_dirs(tmp), ipcs(), posix_queues());
     for scale in ["0.001", "0.002", "0.004"] {
-        let out = Command::new(BIN)
+        let out = ipc_conform(tmp)
             .args(["run", "--area", area, "--no-progress", "--timeout-scale", scale, "--format", "json"])
             .output()
             .expect("run ipc-conform");
@@ -123,7 +141,7 @@ fn workers_killed_mid_case_leave_nothing(#[case] area: &str) {
         );
         assert_eq!(ipcs(), ipc, "System V objects changed after killed workers (scale {scale})");
         assert_eq!(posix_queues(), mqs, "a POSIX message queue was left (scale {scale})");
-        assert_eq!(run_dirs(), dirs, "a run directory was left (scale {scale})");
+        assert_eq!(run_dirs(tmp), dirs, "a run directory was left (scale {scale})");
         assert!(processes_running_the_binary().is_empty(), "worker processes left (scale {scale})");
     }
 }
