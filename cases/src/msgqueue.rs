@@ -7,7 +7,7 @@
 use std::cell::Cell;
 
 use harness::obs::{call, errno_name};
-use harness::privilege::{drop_to, NOBODY};
+use harness::privilege::NOBODY;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -197,10 +197,7 @@ fn permissions(ctx: &mut Ctx) -> anyhow::Result<()> {
     for mode in [0o602, 0o604, 0o601] {
         let queue = MsgQueue::create(ctx, libc::IPC_PRIVATE, mode)?;
         msg::send(queue.id(), 1, b"queued by root", 0)?;
-        let (result, _) = ctx.in_child(|| {
-            if drop_to(NOBODY, NOBODY).is_err() {
-                return ("could not drop privileges".to_string(), String::new());
-            }
+        let (result, _) = ctx.in_child_as_nobody(|| {
             let sent = call(&msg::send(queue.id(), 2, b"from 65534", libc::IPC_NOWAIT)).to_string();
             let got = msg::recv(queue.id(), 64, 1, libc::IPC_NOWAIT).map(|(_, t)| t.len() as i32);
             (sent, call(&got).to_string())
@@ -236,8 +233,7 @@ fn permissions(ctx: &mut Ctx) -> anyhow::Result<()> {
 /// A queue made by uid 65534 in a child, handed to the case to own and remove.
 fn queue_made_by_nobody(ctx: &mut Ctx) -> anyhow::Result<MsgQueue> {
     let journal = ctx.child_journal()?;
-    let (id, _) = ctx.in_child(|| {
-        drop_to(NOBODY, NOBODY).ok()?;
+    let (id, _) = ctx.in_child_as_nobody(|| {
         let id = msg::get(libc::IPC_PRIVATE, libc::IPC_CREAT | libc::IPC_EXCL | 0o600).ok()?;
         journal.created(harness::journal::Resource::SysvMsg { id, key: libc::IPC_PRIVATE });
         Some(id)
@@ -248,10 +244,7 @@ fn queue_made_by_nobody(ctx: &mut Ctx) -> anyhow::Result<MsgQueue> {
 
 /// Runs `body` as uid 65534 in a child and returns its observation.
 fn as_nobody(ctx: &mut Ctx, body: impl FnOnce() -> String) -> anyhow::Result<String> {
-    let (r, exit) =
-        ctx.in_child(
-            || if drop_to(NOBODY, NOBODY).is_err() { "could not drop privileges".to_string() } else { body() },
-        )?;
+    let (r, exit) = ctx.in_child_as_nobody(body)?;
     Ok(r.unwrap_or_else(|| format!("child {exit}")))
 }
 
@@ -259,19 +252,11 @@ fn as_nobody(ctx: &mut Ctx, body: impl FnOnce() -> String) -> anyhow::Result<Str
 const CAP_SYS_RESOURCE: u32 = 24;
 
 fn set_qbytes(id: i32, qbytes: u64) -> String {
-    let r = msg::stat(id).and_then(|mut ds| {
-        ds.msg_qbytes = qbytes;
-        msg::set(id, &ds)
-    });
-    call(&r.map(|_| 0)).to_string()
+    call(&msg::update(id, |ds| ds.msg_qbytes = qbytes).map(|_| 0)).to_string()
 }
 
 fn set_mode(id: i32, mode: u16) -> String {
-    let r = msg::stat(id).and_then(|mut ds| {
-        ds.msg_perm.mode = mode;
-        msg::set(id, &ds)
-    });
-    call(&r.map(|_| 0)).to_string()
+    call(&msg::update(id, |ds| ds.msg_perm.mode = mode).map(|_| 0)).to_string()
 }
 
 fn stat_and_set(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -309,15 +294,12 @@ fn stat_and_set(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
 
     // IPC_SET: which fields it takes.
-    let mut wanted = msg::stat(queue.id())?;
-    wanted.msg_perm.uid = NOBODY;
-    wanted.msg_perm.gid = NOBODY;
-    wanted.msg_perm.mode = 0o640;
-    wanted.msg_perm.cuid = 1234;
-    wanted.msg_qbytes = 1000;
-    wanted.msg_qnum = 99;
-    wanted.msg_lspid = 1;
-    let set = msg::set(queue.id(), &wanted);
+    let set = msg::update(queue.id(), |wanted| {
+        (wanted.msg_perm.uid, wanted.msg_perm.gid, wanted.msg_perm.mode) = (NOBODY, NOBODY, 0o640);
+        wanted.msg_qbytes = 1000;
+        // Fields IPC_SET should leave alone.
+        (wanted.msg_perm.cuid, wanted.msg_qnum, wanted.msg_lspid) = (1234, 99, 1);
+    });
     let got = msg::stat(queue.id())?;
     ctx.observe(
         "IPC_SET uid, gid := 65534, mode := 0640, qbytes := 1000, and cuid := 1234, qnum := 99, lspid := 1",
@@ -345,14 +327,10 @@ fn stat_and_set(ctx: &mut Ctx) -> anyhow::Result<()> {
     let stranger_set = as_nobody(ctx, || set_mode(strangers.id(), 0o600))?;
     let stranger_rmid = as_nobody(ctx, || call(&msg::remove(strangers.id()).map(|_| 0)).to_string())?;
     let owned = MsgQueue::create(ctx, libc::IPC_PRIVATE, 0o600)?;
-    let mut ds = msg::stat(owned.id())?;
-    (ds.msg_perm.uid, ds.msg_perm.gid) = (NOBODY, NOBODY);
-    msg::set(owned.id(), &ds)?;
+    msg::update(owned.id(), |ds| (ds.msg_perm.uid, ds.msg_perm.gid) = (NOBODY, NOBODY))?;
     let owner_set = as_nobody(ctx, || set_mode(owned.id(), 0o640))?;
     let created = queue_made_by_nobody(ctx)?;
-    let mut ds = msg::stat(created.id())?;
-    (ds.msg_perm.uid, ds.msg_perm.gid) = (0, 0);
-    msg::set(created.id(), &ds)?;
+    msg::update(created.id(), |ds| (ds.msg_perm.uid, ds.msg_perm.gid) = (0, 0))?;
     let creator_set = as_nobody(ctx, || set_mode(created.id(), 0o660))?;
     let root_set = set_mode(strangers.id(), 0o600);
     ctx.observe(
@@ -422,7 +400,7 @@ fn stat_and_set(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fills a queue whose msg_qbytes is `qbytes` with 16-byte messages, without blocking.
+/// Fills a queue with 16-byte messages, without blocking: how many fitted.
 fn fill(id: i32) -> anyhow::Result<usize> {
     let mut sent = 0;
     loop {
@@ -437,9 +415,7 @@ fn fill(id: i32) -> anyhow::Result<usize> {
 /// A queue of `qbytes` bytes, full of 16-byte messages.
 fn full_queue_of(ctx: &mut Ctx, qbytes: u64) -> anyhow::Result<(MsgQueue, usize)> {
     let queue = MsgQueue::create(ctx, libc::IPC_PRIVATE, 0o600)?;
-    let mut ds = msg::stat(queue.id())?;
-    ds.msg_qbytes = qbytes;
-    msg::set(queue.id(), &ds)?;
+    msg::update(queue.id(), |ds| ds.msg_qbytes = qbytes)?;
     let n = fill(queue.id())?;
     Ok((queue, n))
 }
@@ -520,9 +496,7 @@ fn info_commands(ctx: &mut Ctx) -> anyhow::Result<()> {
     let found = (0..=highest).find_map(|index| msg::stat_index(index).ok().filter(|(id, _)| *id == queue.id()));
     let queues_in_use = msg_info.as_ref().map(|(_, i)| i.msgpool).unwrap_or(-1);
     let stat = msg::stat(queue.id()).map(|_| 0);
-    let mut ds = msg::stat(queue.id())?;
-    ds.msg_perm.mode = 0o600;
-    let set = msg::set(queue.id(), &ds).map(|_| 0);
+    let set = msg::update(queue.id(), |ds| ds.msg_perm.mode = 0o600).map(|_| 0);
     let rmid = msg::remove(queue.id()).map(|_| 0);
     ctx.observe(
         "IPC_INFO: msgmax, msgmnb, msgmni equal kernel.msgmax, msgmnb, msgmni",

@@ -72,21 +72,6 @@ pub fn int_option(fd: &impl AsRawFd, level: i32, name: i32) -> Result<i32, Errno
     Ok(value)
 }
 
-/// setsockopt(2) of an int option.
-pub fn set_int_option(fd: &impl AsRawFd, level: i32, name: i32, value: i32) -> Result<(), Errno> {
-    // SAFETY: value is an int and the length says so.
-    Errno::result(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const i32).cast(),
-            size_of::<i32>() as libc::socklen_t,
-        )
-    })
-    .map(drop)
-}
-
 /// A connected TCP pair on 127.0.0.1: (client, the accepted socket, the listener).
 pub fn tcp_pair() -> Result<(OwnedFd, OwnedFd, OwnedFd), Errno> {
     let listener = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
@@ -122,21 +107,6 @@ pub fn recv(fd: &impl AsRawFd, max: usize, flags: i32) -> Result<Vec<u8>, Errno>
     let n = Errno::result(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), max, flags) })?;
     buf.truncate(n as usize);
     Ok(buf)
-}
-
-/// recv(2) with the raw return value (MSG_TRUNC can report more than fits).
-pub fn recv_len(fd: &impl AsRawFd, max: usize, flags: i32) -> Result<isize, Errno> {
-    let mut buf = vec![0u8; max.max(1)];
-    // SAFETY: buf has at least max bytes.
-    Errno::result(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), max, flags) })
-}
-
-/// A symbol's address in the loaded C library, if it exists.
-pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: dlsym looks a name up in the loaded objects.
-    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
-    (!p.is_null()).then_some(p)
 }
 
 // arpa/inet.h, which the libc crate does not bind for Linux.

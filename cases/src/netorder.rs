@@ -7,8 +7,8 @@ use harness::obs::call;
 use harness::{Case, Ctx, Decision};
 use proptest::prelude::*;
 
-use crate::net::{bind_v4, libc_symbol, local_port, name_bytes, socket, LOOPBACK};
-use crate::util::hex;
+use crate::net::{bind_v4, local_port, name_bytes, socket, LOOPBACK};
+use crate::util::{hex, libc_symbol};
 
 pub const CASES: &[Case] = &[
     Case::new(

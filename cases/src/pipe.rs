@@ -5,7 +5,6 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use anyhow::Context as _;
 use harness::obs::{call, errno_name, failed};
-use harness::privilege::NOBODY;
 use harness::proc::{self, close_from, Exit};
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
@@ -1010,10 +1009,7 @@ fn unrelated_process_via_proc(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("read from it", call(&got));
     // The privilege dimension: as root, the same open from uid/gid 65534 (not the holder's uid).
     let other_user = if harness::privilege::is_root() {
-        let (opened, _) = ctx.in_child(|| {
-            if harness::privilege::drop_to(NOBODY, NOBODY).is_err() {
-                return "could not drop to 65534".to_string();
-            }
+        let (opened, _) = ctx.in_child_as_nobody(|| {
             let r = nix::fcntl::open(path.as_str(), OFlag::O_RDONLY | OFlag::O_NONBLOCK, nix::sys::stat::Mode::empty());
             call(&r.map(|_| "fd")).as_str().unwrap_or("").to_string()
         })?;

@@ -292,12 +292,7 @@ fn waiters(ctx: &mut Ctx) -> anyhow::Result<()> {
 
     // Waiting for zero.
     sem::setval(id, 1, 1)?;
-    let mut z_waiters = Vec::new();
-    for _ in 0..2 {
-        let mut child = ctx.spawn_reporting(move || call(&sem::op(id, &[(1, 0, 0)])).to_string())?;
-        wait_blocked_in_semop(child.child().raw_pid(), limit)?;
-        z_waiters.push(child);
-    }
+    let z_waiters = [waiter(ctx, id, (1, 0, 0))?, waiter(ctx, id, (1, 0, 0))?];
     let zcnt = count(libc::GETZCNT, 1);
     sem::setval(id, 1, 0)?;
     let zcnt_after = count(libc::GETZCNT, 1);

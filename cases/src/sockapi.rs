@@ -5,14 +5,13 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use harness::obs::{call, errno_name};
-use harness::privilege::{drop_to, is_root, NOBODY};
+use harness::privilege::is_root;
 use harness::proc::poll_readable;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
 
-use crate::net::{
-    self, bind_v4, int_option, libc_symbol, local_port, name_bytes, recv, send, socket, tcp_pair, LOOPBACK,
-};
+use crate::net::{self, bind_v4, int_option, local_port, name_bytes, recv, send, socket, tcp_pair, LOOPBACK};
+use crate::util::libc_symbol;
 
 pub const CASES: &[Case] = &[
     Case::new("api.domains", &["socket.api.address_format_per_domain", "socket.api.af_unspec_any_domain"], domains),
@@ -206,12 +205,8 @@ fn default_protocols(ctx: &mut Ctx) -> anyhow::Result<()> {
 
     let raw_zero = protocol_of(libc::AF_INET, libc::SOCK_RAW, 0);
     let raw_icmp = protocol_of(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP);
-    let (raw_nobody, _) = ctx.in_child(|| {
-        if is_root() && drop_to(NOBODY, NOBODY).is_err() {
-            return "could not drop privileges".to_string();
-        }
-        call(&protocol_of(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP)).to_string()
-    })?;
+    let (raw_nobody, _) =
+        ctx.in_child_as_nobody(|| call(&protocol_of(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP)).to_string())?;
     ctx.observe("SOCK_RAW with protocol 0", call(&raw_zero));
     ctx.observe(format!("SOCK_RAW with IPPROTO_ICMP as this user (euid {})", nix::unistd::geteuid()), call(&raw_icmp));
     ctx.observe("SOCK_RAW with IPPROTO_ICMP as uid 65534", &raw_nobody);
@@ -270,10 +265,8 @@ fn descriptor_calls(ctx: &mut Ctx) -> anyhow::Result<()> {
 
     let (client, server, _listener) = tcp_pair()?;
     let dup = nix::unistd::dup(&client)?;
-    let ino = |fd: &dyn AsRawFd| {
-        nix::sys::stat::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) }).map(|st| st.st_ino)
-    };
-    let same = ino(&client) == ino(&dup);
+    let ino = |fd: std::os::fd::BorrowedFd| nix::sys::stat::fstat(fd).map(|st| st.st_ino);
+    let same = ino(client.as_fd()) == ino(dup.as_fd());
     send(&dup, b"via dup", 0)?;
     let got = recv(&server, 64, 0);
     ctx.observe("dup: same socket (st_ino); data sent through the copy arrived", (same, text(&got)));

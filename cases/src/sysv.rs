@@ -4,12 +4,11 @@
 //! Every object is made with IPC_PRIVATE or IPC_CREAT | IPC_EXCL on a key of the worker's own
 //! files, owned by a value that removes it, and journaled.
 
-use std::ffi::CString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use harness::journal::Resource;
 use harness::obs::errno_name;
-use harness::privilege::{drop_to, is_root, NOBODY};
+use harness::privilege::{is_root, NOBODY};
 use harness::proc::Exit;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
@@ -17,7 +16,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 
 use crate::sys::{ftok, msg, sem, shm, unused_keys};
-use crate::util::read_some;
+use crate::util::{libc_symbol, read_some};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -102,12 +101,7 @@ fn ftok_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     std::fs::write(&inside, b"i")?;
     std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o000))?;
     // Root searches any directory; the check of an inaccessible path runs as uid 65534 then.
-    let (unsearchable, _) = ctx.in_child(|| {
-        if is_root() && drop_to(NOBODY, NOBODY).is_err() {
-            return "could not drop privileges".to_string();
-        }
-        key_obs(&ftok(&inside, 1))
-    })?;
+    let (unsearchable, _) = ctx.in_child_as_nobody(|| key_obs(&ftok(&inside, 1)))?;
     std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o700))?;
     ctx.observe("ftok(missing path, 1)", key_obs(&missing));
     ctx.observe(
@@ -361,46 +355,21 @@ fn ipc_perm_fields(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// IPC_SET of a new mode on one object, by whoever runs it: the call's result.
-fn set_mode(mechanism: &str, id: i32, mode: u16) -> Result<(), Errno> {
+/// IPC_SET of one object's ipc_perm, by whoever runs it: the call's result.
+fn update_perm(mechanism: &str, id: i32, change: impl FnOnce(&mut libc::ipc_perm)) -> Result<(), Errno> {
     match mechanism {
-        "msg" => {
-            let mut ds = msg::stat(id)?;
-            ds.msg_perm.mode = mode;
-            msg::set(id, &ds)
-        }
-        "sem" => {
-            let mut ds = sem::stat(id)?;
-            ds.sem_perm.mode = mode;
-            sem::set(id, &ds).map(drop)
-        }
-        _ => {
-            let mut ds = shm::stat(id)?;
-            ds.shm_perm.mode = mode;
-            shm::set(id, &ds)
-        }
+        "msg" => msg::update(id, |ds| change(&mut ds.msg_perm)),
+        "sem" => sem::update(id, |ds| change(&mut ds.sem_perm)),
+        _ => shm::update(id, |ds| change(&mut ds.shm_perm)),
     }
 }
 
-/// IPC_SET of a new owner (uid and gid) on one object.
+fn set_mode(mechanism: &str, id: i32, mode: u16) -> Result<(), Errno> {
+    update_perm(mechanism, id, |perm| perm.mode = mode)
+}
+
 fn set_owner(mechanism: &str, id: i32, owner: u32) -> Result<(), Errno> {
-    match mechanism {
-        "msg" => {
-            let mut ds = msg::stat(id)?;
-            (ds.msg_perm.uid, ds.msg_perm.gid) = (owner, owner);
-            msg::set(id, &ds)
-        }
-        "sem" => {
-            let mut ds = sem::stat(id)?;
-            (ds.sem_perm.uid, ds.sem_perm.gid) = (owner, owner);
-            sem::set(id, &ds).map(drop)
-        }
-        _ => {
-            let mut ds = shm::stat(id)?;
-            (ds.shm_perm.uid, ds.shm_perm.gid) = (owner, owner);
-            shm::set(id, &ds)
-        }
-    }
+    update_perm(mechanism, id, |perm| (perm.uid, perm.gid) = (owner, owner))
 }
 
 fn ipc_set_permission(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -408,11 +377,10 @@ fn ipc_set_permission(ctx: &mut Ctx) -> anyhow::Result<()> {
     let objects = OneOfEach::create(ctx, [libc::IPC_PRIVATE; 3], 0o644)?;
     let ids = [("msg", objects.queue.id()), ("sem", objects.set.id()), ("shm", objects.segment.id())];
     let as_nobody = |ctx: &mut Ctx| {
-        ctx.in_child(|| {
-            if drop_to(NOBODY, NOBODY).is_err() {
-                return vec!["could not drop privileges".to_string()];
-            }
-            ids.iter().map(|(m, id)| harness::obs::call(&set_mode(m, *id, 0o640).map(|_| 0)).to_string()).collect()
+        ctx.in_child_as_nobody(|| {
+            ids.iter()
+                .map(|(m, id)| harness::obs::call(&set_mode(m, *id, 0o640).map(|_| 0)).to_string())
+                .collect::<Vec<_>>()
         })
     };
     let (stranger, _) = as_nobody(ctx)?;
@@ -604,11 +572,7 @@ fn ipcs_and_ipcrm(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 fn call_names(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let exists = |name: &str| {
-        let c = CString::new(name).expect("no NUL in a symbol name");
-        // SAFETY: dlsym looks a name up in the loaded objects; the pointer is only compared.
-        !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) }.is_null()
-    };
+    let exists = |name: &str| libc_symbol(name).is_some();
     if !exists("msgget") {
         ctx.decide(
             "sysv.model.get_op_ctl_naming",

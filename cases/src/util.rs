@@ -155,3 +155,11 @@ pub fn within_a_second(t: i64) -> bool {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
+
+/// A symbol's address in the loaded C library, if it exists.
+pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: dlsym looks a name up in the loaded objects.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
+    (!p.is_null()).then_some(p)
+}

@@ -177,6 +177,22 @@ impl Ctx {
         self.spawn_reporting(body)?.finish(limit)
     }
 
+    /// Like [`Ctx::in_child`], as uid/gid 65534: the child drops root's privileges first (a
+    /// process that is not root runs the body as it is). A child that cannot drop them panics,
+    /// so it reports no value rather than running privileged.
+    pub fn in_child_as_nobody<T: Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        body: impl FnOnce() -> T,
+    ) -> anyhow::Result<(Option<T>, crate::proc::Exit)> {
+        self.in_child(|| {
+            use crate::privilege::{drop_to, is_root, NOBODY};
+            if is_root() {
+                drop_to(NOBODY, NOBODY).expect("dropping to uid/gid 65534");
+            }
+            body()
+        })
+    }
+
     /// Runs a property with the run's fixed seed: `quick` or `deep` case counts. A failure comes
     /// back shrunk, as the minimal counterexample proptest found.
     pub fn property<S>(

@@ -87,6 +87,13 @@ pub fn set(id: i32, ds: &libc::msqid_ds) -> Result<(), Errno> {
     Errno::result(unsafe { libc::msgctl(id, libc::IPC_SET, &mut copy) }).map(drop)
 }
 
+/// IPC_STAT, `change`, IPC_SET: changes the settable fields of a queue.
+pub fn update(id: i32, change: impl FnOnce(&mut libc::msqid_ds)) -> Result<(), Errno> {
+    let mut ds = stat(id)?;
+    change(&mut ds);
+    set(id, &ds)
+}
+
 /// msgctl(IPC_INFO or MSG_INFO): the raw return value (the highest index in use) and the limits
 /// or usage the kernel wrote.
 pub fn info(cmd: i32) -> Result<(i32, libc::msginfo), Errno> {

@@ -107,6 +107,13 @@ pub fn set(id: i32, ds: &libc::semid_ds) -> Result<i32, Errno> {
     ctl(id, 0, libc::IPC_SET, Semun { buf: &mut copy })
 }
 
+/// IPC_STAT, `change`, IPC_SET: changes the settable fields of a set.
+pub fn update(id: i32, change: impl FnOnce(&mut libc::semid_ds)) -> Result<(), Errno> {
+    let mut ds = stat(id)?;
+    change(&mut ds);
+    set(id, &ds).map(drop)
+}
+
 /// IPC_INFO or SEM_INFO: the raw return value and the seminfo written.
 pub fn info(cmd: i32) -> Result<(i32, libc::seminfo), Errno> {
     // SAFETY: an all-zero seminfo is valid for the kernel to overwrite.

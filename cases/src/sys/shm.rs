@@ -108,6 +108,13 @@ pub fn set(id: i32, ds: &libc::shmid_ds) -> Result<(), Errno> {
     Errno::result(unsafe { libc::shmctl(id, libc::IPC_SET, &mut copy) }).map(drop)
 }
 
+/// IPC_STAT, `change`, IPC_SET: changes the settable fields of a segment.
+pub fn update(id: i32, change: impl FnOnce(&mut libc::shmid_ds)) -> Result<(), Errno> {
+    let mut ds = stat(id)?;
+    change(&mut ds);
+    set(id, &ds)
+}
+
 /// shmctl(IPC_RMID).
 pub fn remove(id: i32) -> Result<(), Errno> {
     // SAFETY: IPC_RMID takes no buffer.
