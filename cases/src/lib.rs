@@ -15,6 +15,8 @@ pub mod signal;
 pub mod sockapi;
 pub mod sys;
 pub mod sysv;
+pub mod tcp;
+pub mod udp;
 pub mod util;
 
 use harness::cli::Embedded;
@@ -35,6 +37,8 @@ pub fn registry() -> Registry {
         .with(netorder::CASES)
         .with(inetaddr::CASES)
         .with(sockapi::CASES)
+        .with(udp::CASES)
+        .with(tcp::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

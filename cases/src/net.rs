@@ -7,6 +7,9 @@ use nix::errno::Errno;
 
 pub const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
 
+/// A "nothing arrived" check: how long to wait before concluding so.
+pub const NOT_RECEIVED_WITHIN: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// socket(2) with CLOEXEC.
 pub fn socket(domain: i32, ty: i32, protocol: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: socket takes integers and returns a new descriptor or -1.
@@ -177,5 +180,162 @@ pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool
         // A pause between looks, not a synchronisation: only `reached` ends the wait early,
         // and states like SIOCOUTQ have no descriptor event to sleep on.
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A socket of `ty` bound to 127.0.0.1 on a port the kernel picks.
+pub fn bound_v4(ty: i32) -> Result<OwnedFd, Errno> {
+    let s = socket(libc::AF_INET, ty, 0)?;
+    bind_v4(&s, LOOPBACK, 0)?;
+    Ok(s)
+}
+
+/// listen(2).
+pub fn listen(fd: &impl AsRawFd, backlog: i32) -> Result<(), Errno> {
+    // SAFETY: listen takes integers.
+    Errno::result(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+}
+
+/// A TCP listener on 127.0.0.1 with the given backlog.
+pub fn tcp_listener(backlog: i32) -> Result<OwnedFd, Errno> {
+    let s = bound_v4(libc::SOCK_STREAM)?;
+    listen(&s, backlog)?;
+    Ok(s)
+}
+
+/// setsockopt(2) of an int option.
+pub fn set_int_option(fd: &impl AsRawFd, level: i32, name: i32, value: i32) -> Result<(), Errno> {
+    // SAFETY: value is an int and the length says so.
+    Errno::result(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// sendto(2) an IPv4 address.
+pub fn sendto_v4(fd: &impl AsRawFd, data: &[u8], flags: i32, ip: [u8; 4], port: u16) -> Result<usize, Errno> {
+    let sa = sockaddr_v4(ip, port);
+    // SAFETY: data is valid for its length; sa is a valid sockaddr_in.
+    Errno::result(unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags,
+            (&sa as *const libc::sockaddr_in).cast(),
+            size_of::<libc::sockaddr_in>() as u32,
+        )
+    })
+    .map(|n| n as usize)
+}
+
+/// What recvfrom(2) gave: the bytes in the buffer, the value it returned (with MSG_TRUNC it
+/// may exceed the buffer) and the IPv4 source, when there was one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub data: Vec<u8>,
+    pub returned: usize,
+    pub from: Option<([u8; 4], u16)>,
+}
+
+/// recvfrom(2) into room for `max` bytes.
+pub fn recvfrom(fd: &impl AsRawFd, max: usize, flags: i32) -> Result<Received, Errno> {
+    let mut buf = vec![0u8; max];
+    // SAFETY: an all-zero sockaddr_in is valid storage.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: buf has max bytes; sa has len bytes.
+    let n = Errno::result(unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            max,
+            flags,
+            (&mut sa as *mut libc::sockaddr_in).cast(),
+            &mut len,
+        )
+    })? as usize;
+    buf.truncate(n.min(max));
+    let from = (len > 0 && sa.sin_family == libc::AF_INET as u16)
+        .then(|| (sa.sin_addr.s_addr.to_ne_bytes(), u16::from_be(sa.sin_port)));
+    Ok(Received { data: buf, returned: n, from })
+}
+
+/// getpeername(2) as the raw bytes the kernel wrote (up to `room`) and the length it reported.
+pub fn peer_bytes(fd: &impl AsRawFd, room: usize) -> Result<(Vec<u8>, usize), Errno> {
+    let mut buf = vec![0u8; room.max(1)];
+    let mut len = room as libc::socklen_t;
+    // SAFETY: buf has room bytes; len says so.
+    Errno::result(unsafe { libc::getpeername(fd.as_raw_fd(), buf.as_mut_ptr().cast(), &mut len) })?;
+    buf.truncate(room);
+    Ok((buf, len as usize))
+}
+
+/// "ip:port" of the IPv4 address in the first bytes of a sockaddr_in.
+pub fn v4_text(bytes: &[u8]) -> String {
+    if bytes.len() < 8 {
+        return format!("{} bytes", bytes.len());
+    }
+    format!("{}.{}.{}.{}:{}", bytes[4], bytes[5], bytes[6], bytes[7], u16::from_be_bytes([bytes[2], bytes[3]]))
+}
+
+/// The TCP state of a socket (TCP_INFO), by its name in the kernel's tcp_states.h, with the
+/// two counters a listener reports there: (state, tcpi_unacked, tcpi_sacked). For a listener
+/// these are the accept queue's length and its limit.
+pub fn tcp_info(fd: &impl AsRawFd) -> Result<(&'static str, u32, u32), Errno> {
+    // SAFETY: an all-zero tcp_info is valid storage.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: info has len bytes.
+    Errno::result(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    })?;
+    const STATES: [&str; 13] = [
+        "?",
+        "ESTABLISHED",
+        "SYN_SENT",
+        "SYN_RECV",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "TIME_WAIT",
+        "CLOSE",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "LISTEN",
+        "CLOSING",
+        "NEW_SYN_RECV",
+    ];
+    Ok((STATES.get(info.tcpi_state as usize).copied().unwrap_or("?"), info.tcpi_unacked, info.tcpi_sacked))
+}
+
+/// poll(2) for `events` up to `within`: the revents seen, empty if none.
+pub fn poll_events(
+    fd: &impl std::os::fd::AsFd,
+    events: nix::poll::PollFlags,
+    within: std::time::Duration,
+) -> nix::poll::PollFlags {
+    use nix::poll::{poll, PollFd, PollTimeout};
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(fd.as_fd(), events)];
+        match poll(&mut fds, ms) {
+            Ok(_) => return fds[0].revents().unwrap_or(nix::poll::PollFlags::empty()),
+            Err(Errno::EINTR) => continue,
+            Err(_) => return nix::poll::PollFlags::empty(),
+        }
     }
 }

@@ -188,7 +188,7 @@ fn alignment_and_packing(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 /// Compiles and runs a small C program with the system's C compiler (`cc`), which knows this
 /// platform's real C types and layout: its standard output, or None without a compiler.
-fn c_probe(ctx: &Ctx, source: &str) -> Option<String> {
+pub fn c_probe(ctx: &Ctx, source: &str) -> Option<String> {
     let src = ctx.temp_path("probe.c");
     let bin = ctx.temp_path("probe");
     std::fs::write(&src, source).ok()?;

@@ -10,7 +10,9 @@ use harness::proc::poll_readable;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
 
-use crate::net::{self, bind_v4, int_option, local_port, name_bytes, recv, send, socket, tcp_pair, LOOPBACK};
+use crate::net::{
+    self, bind_v4, int_option, local_port, name_bytes, recv, send, socket, tcp_pair, LOOPBACK, NOT_RECEIVED_WITHIN,
+};
 use crate::util::libc_symbol;
 
 pub const CASES: &[Case] = &[
@@ -56,9 +58,6 @@ pub const CASES: &[Case] = &[
         shutdown_each_how,
     ),
 ];
-
-/// A "nothing arrived" check: how long to wait before concluding so.
-const NOT_RECEIVED_WITHIN: Duration = Duration::from_millis(50);
 
 fn text(r: &Result<Vec<u8>, Errno>) -> String {
     match r {

@@ -1,0 +1,1221 @@
+//! Stream sockets (TCP on 127.0.0.1): the byte stream, listen and accept, connect (blocking,
+//! interrupted, non-blocking), bind's rules, getsockname/getpeername, and send/recv with their
+//! flags and when they block.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use harness::obs::{call, errno_name};
+use harness::privilege::is_root;
+use harness::proc::poll_readable;
+use harness::{Case, Ctx, Decision};
+use nix::errno::Errno;
+use nix::poll::PollFlags;
+use nix::sys::signal::Signal;
+use proptest::prelude::*;
+
+use crate::net::{
+    bind_v4, bound_v4, connect_v4, int_option, listen, local_port, name_bytes, peer_bytes, poll_events, recv, send,
+    sockaddr_v4, socket, tcp_info, tcp_listener, tcp_pair, v4_text, wait_until, LOOPBACK, NOT_RECEIVED_WITHIN,
+};
+use crate::util::{
+    blocked_obs, catch_with_noop, drain_nonblocking, fill_nonblocking, fionread, set_nonblocking, sysctl,
+};
+
+pub const CASES: &[Case] = &[
+    Case::new(
+        "tcp.byte_stream",
+        &["socket.tcp.byte_stream", "socket.recv.stream_ignores_boundaries", "socket.tcp.ordered_reliable_duplex"],
+        byte_stream,
+    ),
+    Case::new(
+        "tcp.listen_and_accept",
+        &[
+            "socket.tcp.listener_is_not_the_connection",
+            "socket.accept.returns_new_descriptor",
+            "socket.accept.returns_peer_address",
+            "socket.accept.address_optional",
+            "socket.accept.address_truncated",
+            "socket.tcp.client_bind_optional",
+        ],
+        listen_and_accept,
+    ),
+    Case::new(
+        "tcp.accept_waits",
+        &["socket.accept.blocks", "socket.accept.nonblocking_eagain", "socket.accept.needs_bind_and_listen"],
+        accept_waits,
+    ),
+    Case::new(
+        "tcp.listen_backlog",
+        &[
+            "socket.listen.backlog_limits_queue",
+            "socket.listen.somaxconn_is_max",
+            "socket.listen.above_max_clamped",
+            "socket.listen.zero_minimum",
+            "socket.listen.negative_like_zero",
+        ],
+        listen_backlog,
+    ),
+    Case::new(
+        "tcp.connect",
+        &[
+            "socket.connect.nonblocking_einprogress",
+            "socket.connect.interrupted_continues",
+            "socket.connect.fails_when_not_made",
+        ],
+        connect,
+    )
+    .timeout_ms(8000),
+    Case::new(
+        "tcp.bind_rules",
+        &[
+            "socket.bind.address_must_be_local",
+            "socket.bind.family_must_match",
+            "socket.bind.one_socket_per_address",
+            "socket.bind.returns",
+            "socket.bind.inaddr_any_all_interfaces",
+        ],
+        bind_rules,
+    ),
+    Case::new(
+        "tcp.privileged_ports",
+        &["socket.bind.low_ports_need_root", "socket.port.sixteen_bit_unsigned", "socket.port.below_256_reserved"],
+        privileged_ports,
+    ),
+    Case::new(
+        "tcp.names",
+        &[
+            "socket.name.getsockname_unbound",
+            "socket.name.getsockname_truncates",
+            "socket.name.getpeername_unconnected",
+            "socket.name.getpeername_truncates",
+        ],
+        names,
+    ),
+    Case::new(
+        "tcp.send_buffer_full",
+        &[
+            "socket.send.blocks_when_full",
+            "socket.send.nonblocking_fails_when_full",
+            "socket.send.poll_tells_writable",
+            "socket.send.returns_bytes",
+        ],
+        send_buffer_full,
+    ),
+    Case::new(
+        "tcp.recv_waits",
+        &[
+            "socket.recv.blocks_without_data",
+            "socket.recv.nonblocking_fails",
+            "socket.recv.msg_dontwait",
+            "socket.send.msg_dontwait",
+            "socket.recv.msg_waitall",
+        ],
+        recv_waits,
+    ),
+    Case::new(
+        "tcp.send_flags",
+        &["socket.send.msg_oob", "socket.recv.msg_oob", "socket.send.msg_eor", "socket.send.msg_dontroute"],
+        send_flags,
+    ),
+    Case::new("tcp.failures_are_not_only_local", &["socket.send.success_is_local"], failures_are_not_only_local),
+    Case::new(
+        "tcp.addresses_on_connected_sockets",
+        &["socket.sendto.connected_ignores_address", "socket.sendmsg.address_use", "socket.msghdr.fields"],
+        addresses_on_connected_sockets,
+    ),
+];
+
+fn text(r: &Result<Vec<u8>, Errno>) -> serde_json::Value {
+    call(&r.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()).map_err(|e| *e))
+}
+
+/// Reads until `want` bytes arrived or `within` passed.
+fn read_exactly(fd: &impl AsRawFd, want: usize, chunk: usize, within: std::time::Duration) -> Vec<u8> {
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + within;
+    // SAFETY: the descriptor stays open for this call.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+    while got.len() < want {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || !poll_readable(borrowed, left).unwrap_or(false) {
+            break;
+        }
+        match recv(fd, chunk.min(want - got.len()).max(1), libc::MSG_DONTWAIT) {
+            Ok(d) if d.is_empty() => break,
+            Ok(d) => got.extend(d),
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+fn byte_stream(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (client, server, _listener) = tcp_pair()?;
+    let limit = ctx.wait_limit();
+    send(&client, b"abc", 0)?;
+    send(&client, b"defgh", 0)?;
+    let both_queued = wait_until(limit, || fionread(&server).is_ok_and(|n| n == 8));
+    let merged = recv(&server, 100, libc::MSG_DONTWAIT);
+    ctx.observe(
+        "sends of 3 and 5 bytes; once 8 bytes are queued, one recv with room for 100",
+        (both_queued, text(&merged)),
+    );
+
+    let chunks =
+        (prop::collection::vec(any::<u8>(), 1..20000), prop::collection::vec(1usize..4000, 1..8), 1usize..5000);
+    let outcome = ctx.property(chunks, 32, 512, |(data, send_sizes, recv_size)| {
+        let mut at = 0;
+        for size in send_sizes.iter().cycle() {
+            if at >= data.len() {
+                break;
+            }
+            let end = (at + size).min(data.len());
+            prop_assert_eq!(send(&client, &data[at..end], 0), Ok(end - at));
+            at = end;
+        }
+        let got = read_exactly(&server, data.len(), recv_size, limit);
+        prop_assert!(got == data, "received {} of {} bytes, or different bytes", got.len(), data.len());
+        Ok(())
+    });
+    ctx.observe("property: random data sent in random chunk sizes, read in another random size", &outcome);
+
+    // Both directions at once: each side sends before either reads.
+    send(&client, b"to server", 0)?;
+    send(&server, b"to client", 0)?;
+    let at_server = read_exactly(&server, 9, 100, limit);
+    let at_client = read_exactly(&client, 9, 100, limit);
+    ctx.observe(
+        "both sides send before either reads; what each then reads",
+        (String::from_utf8_lossy(&at_server), String::from_utf8_lossy(&at_client)),
+    );
+    let no_boundaries = both_queued && merged.as_deref() == Ok(b"abcdefgh");
+    ctx.check(
+        "socket.tcp.byte_stream",
+        no_boundaries && outcome.passed(),
+        format!("the two sends came back as one 8-byte read, and in {} random chunkings the bytes read equalled the bytes sent", outcome.cases),
+        format!("boundaries were kept or bytes differed: {:?}", outcome.counterexample),
+    );
+    ctx.check(
+        "socket.recv.stream_ignores_boundaries",
+        no_boundaries && outcome.passed(),
+        "a recv returned what was queued across send boundaries, and no byte was dropped whatever the read size",
+        "a stream recv kept boundaries or lost bytes (see observation)",
+    );
+    ctx.check(
+        "socket.tcp.ordered_reliable_duplex",
+        outcome.passed() && at_server == b"to server" && at_client == b"to client",
+        "the bytes arrived complete and in order, and both directions carried data at the same time",
+        "order, completeness or the two directions failed (see observation)",
+    );
+    Ok(())
+}
+
+/// accept4 asking for the peer's address with room for `room` bytes: the descriptor, the raw
+/// address bytes and the length the kernel reported.
+fn accept_with_address(listener: &impl AsRawFd, room: usize) -> Result<(OwnedFd, Vec<u8>, usize), Errno> {
+    let mut buf = vec![0u8; room.max(1)];
+    let mut len = room as libc::socklen_t;
+    // SAFETY: buf has room bytes and len says so.
+    let fd = Errno::result(unsafe {
+        libc::accept4(listener.as_raw_fd(), buf.as_mut_ptr().cast(), &mut len, libc::SOCK_CLOEXEC)
+    })?;
+    buf.truncate(room);
+    // SAFETY: a new descriptor we own.
+    Ok((unsafe { OwnedFd::from_raw_fd(fd) }, buf, len as usize))
+}
+
+fn listen_and_accept(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let listener = tcp_listener(8)?;
+    let port = local_port(&listener)?;
+    let client = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let unbound = name_bytes(&client, 16)?.0;
+    connect_v4(&client, LOOPBACK, port)?;
+    let client_name = name_bytes(&client, 16)?.0;
+    let (accepted, peer, peer_len) = accept_with_address(&listener, 16)?;
+    // A second client, accepted with a buffer of 8 bytes: truncated, the length says 16.
+    let client2 = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    connect_v4(&client2, LOOPBACK, port)?;
+    let (_accepted2, short, short_len) = accept_with_address(&listener, 8)?;
+    let client2_name = name_bytes(&client2, 16)?.0;
+    // A third, accepted without asking for the address.
+    let client3 = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    connect_v4(&client3, LOOPBACK, port)?;
+    let accepted3 = crate::net::accept(&listener);
+
+    let listening = (
+        int_option(&listener, libc::SOL_SOCKET, libc::SO_ACCEPTCONN),
+        int_option(&accepted, libc::SOL_SOCKET, libc::SO_ACCEPTCONN),
+    );
+    let listener_peer = peer_bytes(&listener, 16).map(drop);
+    let accepted_peer = peer_bytes(&accepted, 16).map(|(b, _)| b == client_name);
+    send(&client, b"x", 0)?;
+    let on_listener = recv(&listener, 10, libc::MSG_DONTWAIT);
+    let on_accepted = read_exactly(&accepted, 1, 10, ctx.wait_limit());
+    let norm = |b: &[u8]| v4_text(b).replace(&format!(":{}", u16::from_be_bytes([b[2], b[3]])), ":<port>");
+    ctx.observe("client before connect (never bound): getsockname", v4_text(&unbound));
+    ctx.observe("client after connect: getsockname", norm(&client_name));
+    ctx.observe("accept's descriptor differs from the listener's", accepted.as_raw_fd() != listener.as_raw_fd());
+    ctx.observe("SO_ACCEPTCONN on the listener, on the accepted socket", (call(&listening.0), call(&listening.1)));
+    ctx.observe(
+        "getpeername: on the listener; on the accepted socket equals the client's name",
+        (call(&listener_peer), call(&accepted_peer)),
+    );
+    ctx.observe(
+        "recv on the listener; on the accepted socket after the client sent \"x\"",
+        (text(&on_listener), String::from_utf8_lossy(&on_accepted)),
+    );
+    ctx.observe(
+        "accept's address (16 bytes of room): the client's getsockname; length",
+        (peer == client_name, peer_len),
+    );
+    ctx.observe(
+        "accept with 8 bytes of room: the first 8 bytes of the client's name; length reported",
+        (short[..] == client2_name[..8], short_len),
+    );
+    ctx.observe("accept with a null address and length", call(&accepted3.as_ref().map(drop).map_err(|e| *e)));
+    ctx.check(
+        "socket.tcp.listener_is_not_the_connection",
+        listening == (Ok(1), Ok(0)) && listener_peer == Err(Errno::ENOTCONN) && on_accepted == b"x" && on_listener.is_err(),
+        "the listening socket stayed a listener with no peer (getpeername ENOTCONN, recv failed); the data came on the socket accept returned",
+        "the listening and connected sockets were not distinct (see observation)",
+    );
+    ctx.check(
+        "socket.accept.returns_new_descriptor",
+        accepted.as_raw_fd() != listener.as_raw_fd() && accepted_peer == Ok(true),
+        "accept returned a new descriptor, connected to the client",
+        "accept did not return a new connected descriptor",
+    );
+    ctx.check(
+        "socket.accept.returns_peer_address",
+        peer == client_name && peer_len == 16,
+        "the address accept wrote is the client's own address and port (16 bytes)",
+        "accept's address differs from the client's (see observation)",
+    );
+    ctx.check(
+        "socket.accept.address_optional",
+        accepted3.is_ok(),
+        "accept with a null address and length accepted the connection",
+        "accept failed without an address buffer",
+    );
+    ctx.check(
+        "socket.accept.address_truncated",
+        short[..] == client2_name[..8] && short_len == 16,
+        "with 8 bytes of room accept wrote the first 8 bytes of the address, succeeded, and set the length to the full 16",
+        "accept's truncation differs (see observation)",
+    );
+    ctx.check(
+        "socket.tcp.client_bind_optional",
+        unbound[2..8] == [0; 6] && client_name[4..8] == LOOPBACK && client_name[2..4] != [0, 0],
+        "a client that never called bind was given a local address and a free port by connect",
+        "connect did not bind the client (see observation)",
+    );
+    Ok(())
+}
+
+fn accept_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let listener = tcp_listener(8)?;
+    let port = local_port(&listener)?;
+    let raw = listener.as_raw_fd();
+    let mut child = ctx.spawn(move || {
+        // SAFETY: a plain accept4 on the inherited listener.
+        let fd = unsafe { libc::accept4(raw, std::ptr::null_mut(), std::ptr::null_mut(), 0) };
+        if fd >= 0 {
+            0
+        } else {
+            1
+        }
+    })?;
+    let blocked = child.wait_blocked(libc::SYS_accept4, ctx.wait_limit());
+    let client = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    connect_v4(&client, LOOPBACK, port)?;
+    let woke = child.wait_exit(ctx.wait_limit());
+    ctx.observe("accept on a blocking listener with no pending connection", blocked_obs(&blocked));
+    ctx.observe(
+        "after a client connects, the blocked accept returned a descriptor (exit 0)",
+        woke.as_ref().map(|e| e.to_string()).map_err(|e| e.to_string()),
+    );
+    ctx.check(
+        "socket.accept.blocks",
+        blocked.is_ok() && woke.is_ok_and(|e| e == harness::proc::Exit::Code(0)),
+        "accept slept in accept4 until a connection came, then returned it",
+        "accept did not block, or did not return when a client connected (see observation)",
+    );
+
+    let nonblocking = tcp_listener(8)?;
+    set_nonblocking(&nonblocking)?;
+    let empty = crate::net::accept(&nonblocking).map(drop);
+    ctx.observe("accept on a non-blocking listener with no pending connection", call(&empty));
+    ctx.check(
+        "socket.accept.nonblocking_eagain",
+        empty == Err(Errno::EAGAIN),
+        "it failed at once with EAGAIN (EWOULDBLOCK is the same number on Linux)",
+        "accept on a non-blocking listener did something else",
+    );
+
+    let not_listening = bound_v4(libc::SOCK_STREAM)?;
+    let unlistened = crate::net::accept(&not_listening).map(drop);
+    let unbound = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let listened = listen(&unbound, 4);
+    let auto = name_bytes(&unbound, 16)?.0;
+    let auto_port = u16::from_be_bytes([auto[2], auto[3]]);
+    let c = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let reached = connect_v4(&c, LOOPBACK, auto_port);
+    let taken = crate::net::accept(&unbound).map(drop);
+    ctx.observe("accept on a bound socket that never called listen", call(&unlistened));
+    ctx.observe(
+        "listen on a socket never bound; its address afterwards (port normalised)",
+        (call(&listened), v4_text(&auto).replace(&format!(":{auto_port}"), ":<port>")),
+    );
+    ctx.observe("a client connects to that port; accept", (call(&reached), call(&taken)));
+    let decision = match (unlistened, listened, auto_port != 0 && reached.is_ok() && taken.is_ok()) {
+        (Err(Errno::EINVAL), Ok(()), true) => Decision::partial(
+            "listen is required (accept without it: EINVAL), but bind is not: listen on an unbound socket bound it to 0.0.0.0 and a free port, and accept then worked",
+        ),
+        (Err(Errno::EINVAL), Err(_), _) => Decision::holds("accept needs listen (EINVAL without), and listen refused an unbound socket"),
+        _ => Decision::refuted("accept worked without listen (see observation)"),
+    };
+    ctx.decide("socket.accept.needs_bind_and_listen", decision);
+    Ok(())
+}
+
+/// The accept queue's limit (TCP_INFO of a listener) after listen(backlog).
+fn queue_limit(backlog: i32) -> Result<u32, Errno> {
+    let s = tcp_listener(backlog)?;
+    tcp_info(&s).map(|(_, _, limit)| limit)
+}
+
+fn listen_backlog(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let somaxconn = sysctl("net.core.somaxconn").and_then(|s| s.parse::<u32>().ok());
+    let header = crate::net::header_define("/usr/include/x86_64-linux-gnu/bits/socket.h", "SOMAXCONN")
+        .or_else(|| crate::net::header_define("/usr/include/bits/socket.h", "SOMAXCONN"));
+    let limits: Vec<(i32, Result<u32, Errno>)> =
+        [0, 1, 5, -1, -100, 65535, i32::MAX].into_iter().map(|b| (b, queue_limit(b))).collect();
+    let limit_of = |b: i32| limits.iter().find(|(x, _)| *x == b).map(|(_, l)| *l);
+    ctx.observe(
+        "net.core.somaxconn; SOMAXCONN in bits/socket.h; libc crate's SOMAXCONN",
+        (somaxconn, header, libc::SOMAXCONN),
+    );
+    ctx.observe(
+        "listen(backlog) -> the accept queue's limit (TCP_INFO tcpi_sacked of the listener)",
+        limits.iter().map(|(b, l)| format!("{b} -> {}", call(l))).collect::<Vec<_>>(),
+    );
+
+    // How many connections a backlog of 0 and of 2 queue before SYNs are dropped: clients are
+    // non-blocking, so a dropped SYN leaves one in SYN_SENT instead of blocking this process.
+    let mut queued = Vec::new();
+    for backlog in [0, 2] {
+        let listener = tcp_listener(backlog)?;
+        let port = local_port(&listener)?;
+        let clients: Vec<OwnedFd> = (0..5)
+            .map(|_| {
+                let c = socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)?;
+                let _ = connect_v4(&c, LOOPBACK, port);
+                Ok(c)
+            })
+            .collect::<Result<_, Errno>>()?;
+        // The queue fills as the handshakes finish in softirq context; then nothing changes
+        // until the dropped clients retransmit (after a second), so a short bounded wait ends it.
+        let settled = wait_until(ctx.wait_limit(), || tcp_info(&listener).is_ok_and(|(_, q, _)| q as i32 > backlog));
+        let _ = wait_until(NOT_RECEIVED_WITHIN, || false);
+        let in_queue = tcp_info(&listener).map(|(_, q, _)| q)?;
+        let established = clients.iter().filter(|c| tcp_info(*c).is_ok_and(|(s, _, _)| s == "ESTABLISHED")).count();
+        let waiting = clients.iter().filter(|c| tcp_info(*c).is_ok_and(|(s, _, _)| s == "SYN_SENT")).count();
+        queued.push((backlog, settled, in_queue, established, waiting));
+    }
+    ctx.observe(
+        "backlog, queue filled, connections in the accept queue, clients ESTABLISHED, clients still SYN_SENT (of 5 non-blocking connects)",
+        &queued,
+    );
+    let sized =
+        queued.iter().all(|(b, s, q, e, w)| *s && *q as i32 == b + 1 && *e == *q as usize && *w == 5 - *q as usize);
+    ctx.decide(
+        "socket.listen.backlog_limits_queue",
+        if sized {
+            Decision::partial("the backlog bounds the queue of completed connections, but Linux queues backlog + 1 (0 -> 1, 2 -> 3); the other clients' SYNs were dropped and they stayed in SYN_SENT")
+        } else if queued.iter().all(|(b, _, q, _, _)| *q as i32 == *b) {
+            Decision::holds("the queue held exactly backlog connections")
+        } else {
+            Decision::refuted("the queue length did not follow the backlog (see observation)")
+        },
+    );
+    let max = somaxconn.unwrap_or(0);
+    let clamps = limit_of(65535) == Some(Ok(max)) && limit_of(i32::MAX) == Some(Ok(max));
+    ctx.decide(
+        "socket.listen.somaxconn_is_max",
+        match header {
+            Some(h) if clamps && h as u32 == max => Decision::partial(format!(
+                "SOMAXCONN is {h} in <bits/socket.h> (included by <sys/socket.h>), but the ceiling applied is the sysctl net.core.somaxconn ({max}), which only equals it by default"
+            )),
+            Some(h) if clamps => Decision::refuted(format!("the ceiling is net.core.somaxconn ({max}), not SOMAXCONN ({h})")),
+            None => Decision::skipped("the C headers (bits/socket.h) are not installed, so SOMAXCONN cannot be read"),
+            Some(_) => Decision::refuted("large backlogs were not clamped to one maximum (see observation)"),
+        },
+    );
+    ctx.check(
+        "socket.listen.above_max_clamped",
+        clamps,
+        format!("backlogs of 65535 and INT_MAX were set to the maximum, {max}"),
+        "a backlog above the maximum was not clamped to it (see observation)",
+    );
+    let zero_min = limit_of(0) == Some(Ok(0)) && queued.first().is_some_and(|(_, _, q, _, _)| *q == 1);
+    ctx.check(
+        "socket.listen.zero_minimum",
+        zero_min,
+        "listen(0) succeeded with the smallest queue there is: a limit of 0, which on Linux still admits one connection",
+        "listen(0) did not give the smallest queue (see observation)",
+    );
+    let negative = limit_of(-1);
+    ctx.decide(
+        "socket.listen.negative_like_zero",
+        if negative == limit_of(0) {
+            Decision::holds("a negative backlog gave the same queue as 0")
+        } else if negative == Some(Ok(max)) && limit_of(-100) == Some(Ok(max)) {
+            Decision::refuted(format!(
+                "a negative backlog is not like 0: listen compares it as unsigned, so -1 and -100 gave the maximum queue ({max}), 0 gave 0"
+            ))
+        } else {
+            Decision::refuted("a negative backlog differed from 0 (see observation)")
+        },
+    );
+    Ok(())
+}
+
+fn connect(ctx: &mut Ctx) -> anyhow::Result<()> {
+    // Non-blocking connect to a listener with room: EINPROGRESS, then writable with SO_ERROR 0.
+    let listener = tcp_listener(8)?;
+    let port = local_port(&listener)?;
+    let c = socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)?;
+    let first = connect_v4(&c, LOOPBACK, port);
+    let writable = poll_events(&c, PollFlags::POLLOUT, ctx.wait_limit()).contains(PollFlags::POLLOUT);
+    let so_error = int_option(&c, libc::SOL_SOCKET, libc::SO_ERROR);
+    let again = connect_v4(&c, LOOPBACK, port);
+    // A listener whose queue (backlog 0: one connection) is full drops further SYNs, so
+    // connects to it stay in progress until a retransmission after about a second.
+    let full = tcp_listener(0)?;
+    let full_port = local_port(&full)?;
+    let filler = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    connect_v4(&filler, LOOPBACK, full_port)?;
+    let queue_full = wait_until(ctx.wait_limit(), || tcp_info(&full).is_ok_and(|(_, q, _)| q == 1));
+    let pending = socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)?;
+    let p1 = connect_v4(&pending, LOOPBACK, full_port);
+    let p2 = connect_v4(&pending, LOOPBACK, full_port);
+    let p_state = tcp_info(&pending).map(|(s, _, _)| s);
+    ctx.observe(
+        "non-blocking connect to a listener with room: first call, poll writable, SO_ERROR, connect again",
+        (call(&first), writable, call(&so_error), call(&again)),
+    );
+    ctx.observe(
+        "non-blocking connect to a listener whose queue is full: first call, second call, state",
+        (queue_full, call(&p1), call(&p2), call(&p_state)),
+    );
+    ctx.check(
+        "socket.connect.nonblocking_einprogress",
+        first == Err(Errno::EINPROGRESS)
+            && writable
+            && so_error == Ok(0)
+            && (again.is_ok() || again == Err(Errno::EISCONN))
+            && p1 == Err(Errno::EINPROGRESS)
+            && p2 == Err(Errno::EALREADY)
+            && p_state == Ok("SYN_SENT"),
+        "a non-blocking connect failed with EINPROGRESS; while still in progress a second connect gave EALREADY; a completed one polled writable with SO_ERROR 0 (and a further connect reported success)",
+        "the non-blocking connect sequence differs (see observation)",
+    );
+
+    // Only the interrupted connect below may retry on this listener once it has room.
+    drop(pending);
+
+    // A blocking connect to the full listener, interrupted by a signal without SA_RESTART.
+    let mut reporting = ctx.spawn_reporting(move || {
+        let _ = catch_with_noop(Signal::SIGUSR1, false);
+        let Ok(s) = socket(libc::AF_INET, libc::SOCK_STREAM, 0) else { return Vec::new() };
+        let interrupted = call(&connect_v4(&s, LOOPBACK, full_port));
+        let state = call(&tcp_info(&s).map(|(st, _, _)| st));
+        // Asked again without blocking: is the attempt still going on?
+        let _ = set_nonblocking(&s);
+        let again = call(&connect_v4(&s, LOOPBACK, full_port));
+        // Waits (bounded) for the connection to complete in the background.
+        let done = poll_events(&s, PollFlags::POLLOUT, std::time::Duration::from_secs(4)).contains(PollFlags::POLLOUT);
+        vec![
+            interrupted,
+            state,
+            again,
+            serde_json::json!(done),
+            call(&int_option(&s, libc::SOL_SOCKET, libc::SO_ERROR)),
+            call(&tcp_info(&s).map(|(st, _, _)| st)),
+        ]
+    })?;
+    let blocked = reporting.child().wait_blocked(libc::SYS_connect, ctx.wait_limit());
+    reporting.child().signal(Signal::SIGUSR1)?;
+    // Once the child waits in poll, make room in the queue so its retransmitted SYN is taken.
+    let in_poll = |s: &harness::proc::Sample| {
+        s.state == 'S' && matches!(s.syscall, Some(n) if n == libc::SYS_poll || n == libc::SYS_ppoll)
+    };
+    let polling =
+        harness::proc::wait_for_state(reporting.child().raw_pid(), "waiting in poll", ctx.wait_limit(), in_poll);
+    let made_room = crate::net::accept(&full).map(drop);
+    let (report, _) = reporting.finish(std::time::Duration::from_secs(6).max(ctx.wait_limit()))?;
+    let report = report.unwrap_or_default();
+    ctx.observe("blocking connect to the full listener", blocked_obs(&blocked));
+    ctx.observe(
+        "the child went on to poll after the signal; the parent then accepted the queued connection",
+        (polling.is_ok(), call(&made_room)),
+    );
+    ctx.observe("child: connect after SIGUSR1, state, connect again (non-blocking), poll writable (bounded 4 s), SO_ERROR, final state", &report);
+    let r = |i: usize| report.get(i).cloned().unwrap_or_default();
+    let eintr = r(0) == "-1 EINTR";
+    ctx.check(
+        "socket.connect.interrupted_continues",
+        blocked.is_ok() && eintr && r(1) == "SYN_SENT" && r(2) == "-1 EALREADY" && r(3) == true && r(4) == 0 && r(5) == "ESTABLISHED",
+        "the interrupted connect failed with EINTR, yet the attempt went on (EALREADY, SYN_SENT) and the connection was established asynchronously once the queue had room",
+        "an interrupted connect did not continue in the background (see observation)",
+    );
+
+    // A port nobody listens on.
+    let closed_port = {
+        let probe = bound_v4(libc::SOCK_STREAM)?;
+        local_port(&probe)?
+    };
+    let refused_socket = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let refused = connect_v4(&refused_socket, LOOPBACK, closed_port);
+    ctx.observe("blocking connect to a port nobody listens on", call(&refused));
+    ctx.decide(
+        "socket.connect.fails_when_not_made",
+        match refused {
+            Err(Errno::ECONNREFUSED) => Decision::partial(
+                "a connection that cannot be made fails: here at once with ECONNREFUSED (the peer's RST), not after a time; the timeout path (ETIMEDOUT after minutes of SYN retries) was not waited for",
+            ),
+            Err(e) => Decision::holds(format!("the connect failed with {}", errno_name(e))),
+            Ok(()) => Decision::refuted("a connect to a port nobody listens on succeeded"),
+        },
+    );
+    Ok(())
+}
+
+fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
+    // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface here; bind sends nothing.
+    let foreign = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let not_local = bind_v4(&foreign, [192, 0, 2, 1], 0);
+    let freebind = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    crate::net::set_int_option(&freebind, libc::SOL_IP, libc::IP_FREEBIND, 1)?;
+    let with_freebind = bind_v4(&freebind, [192, 0, 2, 1], 0);
+    let nonlocal_sysctl = sysctl("net.ipv4.ip_nonlocal_bind");
+    ctx.observe(
+        "bind 192.0.2.1 (no interface has it); with IP_FREEBIND; net.ipv4.ip_nonlocal_bind",
+        (call(&not_local), call(&with_freebind), nonlocal_sysctl.clone()),
+    );
+    ctx.decide(
+        "socket.bind.address_must_be_local",
+        match (not_local, with_freebind) {
+            (Err(Errno::EADDRNOTAVAIL), Ok(())) => Decision::partial(
+                "another machine's address is refused (EADDRNOTAVAIL), unless the socket sets IP_FREEBIND (then bind succeeded) or net.ipv4.ip_nonlocal_bind is 1",
+            ),
+            (Err(Errno::EADDRNOTAVAIL), _) => Decision::holds("another machine's address is refused with EADDRNOTAVAIL"),
+            _ => Decision::refuted("a non-local address was bound without IP_FREEBIND (see observation)"),
+        },
+    );
+
+    let v4 = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let six = libc::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as u16,
+        sin6_port: 0,
+        sin6_flowinfo: 0,
+        sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
+        sin6_scope_id: 0,
+    };
+    // SAFETY: six is a valid sockaddr_in6 of the length given.
+    let v6_on_v4 =
+        Errno::result(unsafe { libc::bind(v4.as_raw_fd(), (&six as *const libc::sockaddr_in6).cast(), 28) }).map(drop);
+    let mut unspec = sockaddr_v4([0, 0, 0, 0], 0);
+    unspec.sin_family = libc::AF_UNSPEC as u16;
+    // SAFETY: a valid sockaddr_in-sized address.
+    let unspec_any =
+        Errno::result(unsafe { libc::bind(v4.as_raw_fd(), (&unspec as *const libc::sockaddr_in).cast(), 16) })
+            .map(drop);
+    let short = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let sa = sockaddr_v4(LOOPBACK, 0);
+    // SAFETY: a valid address, with a length shorter than it.
+    let too_short =
+        Errno::result(unsafe { libc::bind(short.as_raw_fd(), (&sa as *const libc::sockaddr_in).cast(), 8) }).map(drop);
+    ctx.observe(
+        "AF_INET socket: bind an AF_INET6 address; an AF_UNSPEC address 0.0.0.0; an AF_INET address of 8 bytes",
+        (call(&v6_on_v4), call(&unspec_any), call(&too_short)),
+    );
+    ctx.decide(
+        "socket.bind.family_must_match",
+        match (v6_on_v4, unspec_any) {
+            (Err(Errno::EAFNOSUPPORT), Ok(())) => Decision::partial(
+                "another family's address is refused (EAFNOSUPPORT), but an AF_INET socket accepts AF_UNSPEC with INADDR_ANY, a compatibility exception",
+            ),
+            (Err(Errno::EAFNOSUPPORT), _) => Decision::holds("another family's address is refused with EAFNOSUPPORT"),
+            _ => Decision::refuted("an address of another family was accepted (see observation)"),
+        },
+    );
+
+    let mut rows = Vec::new();
+    let mut exclusive = true;
+    let mut reuseport = true;
+    for ty in [libc::SOCK_STREAM, libc::SOCK_DGRAM] {
+        let first = bound_v4(ty)?;
+        let port = local_port(&first)?;
+        let second = socket(libc::AF_INET, ty, 0)?;
+        let taken = bind_v4(&second, LOOPBACK, port);
+        let a = socket(libc::AF_INET, ty, 0)?;
+        let b = socket(libc::AF_INET, ty, 0)?;
+        crate::net::set_int_option(&a, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        crate::net::set_int_option(&b, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        bind_v4(&a, LOOPBACK, 0)?;
+        let shared = bind_v4(&b, LOOPBACK, local_port(&a)?);
+        exclusive &= taken == Err(Errno::EADDRINUSE);
+        reuseport &= shared.is_ok();
+        rows.push((if ty == libc::SOCK_STREAM { "TCP" } else { "UDP" }, call(&taken), call(&shared)));
+    }
+    ctx.observe("a second bind to a bound address; two sockets with SO_REUSEPORT on one address", &rows);
+    ctx.check(
+        "socket.bind.one_socket_per_address",
+        exclusive && reuseport,
+        "a second bind to an address in use failed with EADDRINUSE (TCP and UDP), and with SO_REUSEPORT on both sockets two could share it",
+        "binding one address twice behaved otherwise (see observation)",
+    );
+    ctx.check(
+        "socket.bind.returns",
+        exclusive && not_local == Err(Errno::EADDRNOTAVAIL) && reuseport,
+        "bind returned 0 on success and -1 with errno (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT) on failure",
+        "bind's return values differ (see observation)",
+    );
+
+    // INADDR_ANY: reachable through every local address of lo (127.0.0.0/8).
+    let any = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    bind_v4(&any, [0, 0, 0, 0], 0)?;
+    listen(&any, 8)?;
+    let port = local_port(&any)?;
+    let mut locals = Vec::new();
+    for ip in [[127, 0, 0, 1], [127, 0, 0, 2], [127, 1, 2, 3]] {
+        let c = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+        let r = connect_v4(&c, ip, port).and_then(|_| crate::net::accept(&any)).and_then(|a| name_bytes(&a, 16));
+        locals.push(r.map(|(b, _)| v4_text(&b[..8]).replace(&format!(":{port}"), "")).map_err(errno_name));
+    }
+    ctx.observe(
+        "a listener on 0.0.0.0; connections to 127.0.0.1, 127.0.0.2, 127.1.2.3: the accepted socket's local address",
+        &locals,
+    );
+    ctx.check(
+        "socket.bind.inaddr_any_all_interfaces",
+        locals == vec![Ok("127.0.0.1".to_string()), Ok("127.0.0.2".to_string()), Ok("127.1.2.3".to_string())],
+        "a socket bound to INADDR_ANY accepted connections to every local address tried, each keeping the address it was reached at (this run only has lo's 127.0.0.0/8)",
+        "INADDR_ANY did not cover every local address (see observation)",
+    );
+    Ok(())
+}
+
+/// "0" or "-1 ERRNO".
+fn plain(r: &Result<(), Errno>) -> String {
+    match r {
+        Ok(()) => "0".to_string(),
+        Err(e) => format!("-1 {}", errno_name(*e)),
+    }
+}
+
+/// A free port at or below `at_most`, found by binding as this (privileged) process.
+fn free_port_at_or_below(at_most: u16) -> Option<u16> {
+    (at_most.saturating_sub(64)..=at_most)
+        .rev()
+        .find(|p| socket(libc::AF_INET, libc::SOCK_STREAM, 0).is_ok_and(|s| bind_v4(&s, LOOPBACK, *p).is_ok()))
+}
+
+fn privileged_ports(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let start = sysctl("net.ipv4.ip_unprivileged_port_start");
+    ctx.observe("net.ipv4.ip_unprivileged_port_start", &start);
+    let max_port = socket(libc::AF_INET, libc::SOCK_STREAM, 0)
+        .and_then(|s| bind_v4(&s, LOOPBACK, 65535).and_then(|_| local_port(&s)));
+    let zero = bound_v4(libc::SOCK_STREAM).and_then(|s| local_port(&s).map(|p| p != 0));
+    ctx.observe(
+        "sizeof(sin_port); bind port 65535 (gets 65535 unless in use); bind port 0 gives a non-zero port",
+        (size_of::<libc::in_port_t>(), call(&max_port.map(|p| p == 65535)), call(&zero)),
+    );
+    ctx.decide(
+        "socket.port.sixteen_bit_unsigned",
+        if size_of::<libc::in_port_t>() == 2 && zero == Ok(true) && max_port.map_or(true, |p| p == 65535) {
+            Decision::partial("ports are 16-bit unsigned (in_port_t has 2 bytes, 65535 binds), but 0 is no port a socket keeps: binding 0 asks the kernel for a free one")
+        } else {
+            Decision::refuted("the port range differs (see observation)")
+        },
+    );
+    if !is_root() {
+        for claim in ["socket.bind.low_ports_need_root", "socket.port.below_256_reserved"] {
+            ctx.decide(claim, Decision::skipped("needs root, to compare a privileged bind with uid 65534's"));
+        }
+        return Ok(());
+    }
+    let probes: Vec<u16> = [255u16, 256, 1023].into_iter().filter_map(free_port_at_or_below).collect();
+    let (as_nobody, _) = ctx.in_child_as_nobody({
+        let probes = probes.clone();
+        move || {
+            let mut out: Vec<(u16, String)> = probes
+                .iter()
+                .map(|p| {
+                    (*p, plain(&socket(libc::AF_INET, libc::SOCK_STREAM, 0).and_then(|s| bind_v4(&s, LOOPBACK, *p))))
+                })
+                .collect();
+            let high = bound_v4(libc::SOCK_STREAM).and_then(|s| local_port(&s)).map(|p| p >= 1024);
+            out.push((0, if high == Ok(true) { "true".to_string() } else { format!("{high:?}") }));
+            out
+        }
+    })?;
+    let as_nobody = as_nobody.unwrap_or_default();
+    let root_binds: Vec<bool> = probes.clone().into_iter().map(|_| true).collect();
+    let label = |p: u16| match p {
+        0 => "an ephemeral port (>= 1024)".to_string(),
+        p if p <= 255 => "a free port <= 255".to_string(),
+        p if p <= 256 => "a free port in 193..256".to_string(),
+        _ => "a free port in 960..1023".to_string(),
+    };
+    ctx.observe("as root: free ports found by binding near 255, 256 and 1023", root_binds.len() == 3);
+    ctx.observe(
+        "as uid 65534: bind to each of them, then an ephemeral port",
+        as_nobody.iter().map(|(p, r)| (label(*p), r.clone())).collect::<Vec<_>>(),
+    );
+    let refused = |r: &str| r == "-1 EACCES";
+    let all_low_refused =
+        as_nobody.len() == 4 && as_nobody[..3].iter().all(|(_, r)| refused(r)) && as_nobody[3].1 == "true";
+    ctx.check(
+        "socket.bind.low_ports_need_root",
+        probes.len() == 3 && all_low_refused && start.as_deref() == Some("1024"),
+        "root bound ports below 1024; uid 65534 got EACCES for each of them and was given ports >= 1024 (net.ipv4.ip_unprivileged_port_start is 1024)",
+        format!("the privilege line is elsewhere (ip_unprivileged_port_start {start:?}; see observation)"),
+    );
+    ctx.decide(
+        "socket.port.below_256_reserved",
+        if probes.len() == 3 && all_low_refused {
+            Decision::refuted("nothing changes at 256: uid 65534 was refused ports below and above 256 alike (up to 1023), and root could bind them all; the kernel's line is net.ipv4.ip_unprivileged_port_start")
+        } else {
+            Decision::holds("ports below 256 were treated differently from 256..1023 (see observation)")
+        },
+    );
+    Ok(())
+}
+
+fn names(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let unbound = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let (unbound_name, unbound_len) = name_bytes(&unbound, 16)?;
+    let peer_unconnected = peer_bytes(&unbound, 16).map(drop);
+    let (client, accepted, _listener) = tcp_pair()?;
+    let full = name_bytes(&client, 16)?.0;
+    let short = name_bytes(&client, 6)?;
+    let peer_full = peer_bytes(&accepted, 16)?.0;
+    let peer_short = peer_bytes(&accepted, 6)?;
+    ctx.observe(
+        "getsockname of a socket never bound: return, address, length",
+        (0, v4_text(&unbound_name), unbound_len),
+    );
+    ctx.observe("getpeername of a socket never connected", call(&peer_unconnected));
+    ctx.observe(
+        "getsockname with 6 bytes of room: the first 6 bytes of the full name; the length reported",
+        (short.0[..] == full[..6], short.1),
+    );
+    ctx.observe(
+        "getpeername with 6 bytes of room: the first 6 bytes of the full name; the length reported",
+        (peer_short.0[..] == peer_full[..6], peer_short.1),
+    );
+    ctx.decide(
+        "socket.name.getsockname_unbound",
+        if unbound_name[..8] == [2, 0, 0, 0, 0, 0, 0, 0] && unbound_len == 16 {
+            Decision::partial("Linux defines the result: getsockname succeeded with AF_INET, 0.0.0.0, port 0")
+        } else {
+            Decision::holds("getsockname of an unbound socket gave no usable address (see observation)")
+        },
+    );
+    ctx.check(
+        "socket.name.getsockname_truncates",
+        short.0[..] == full[..6] && short.1 == 16,
+        "with 6 bytes of room getsockname succeeded, wrote the first 6 bytes and set the length to 16: truncated without an error",
+        "getsockname's truncation differs (see observation)",
+    );
+    ctx.decide(
+        "socket.name.getpeername_unconnected",
+        match peer_unconnected {
+            Err(Errno::ENOTCONN) => {
+                Decision::partial("not undefined on Linux: getpeername of a socket without a peer fails with ENOTCONN")
+            }
+            Err(e) => Decision::holds(format!("getpeername failed with {}", errno_name(e))),
+            Ok(()) => Decision::holds("getpeername succeeded with some address (see observation)"),
+        },
+    );
+    ctx.check(
+        "socket.name.getpeername_truncates",
+        peer_short.0[..] == peer_full[..6] && peer_short.1 == 16,
+        "with 6 bytes of room getpeername succeeded, wrote the first 6 bytes and set the length to 16: truncated without an error",
+        "getpeername's truncation differs (see observation)",
+    );
+    Ok(())
+}
+
+fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (client, server, _listener) = tcp_pair()?;
+    set_nonblocking(&client)?;
+    let writable_before =
+        poll_events(&client, PollFlags::POLLOUT, std::time::Duration::ZERO).contains(PollFlags::POLLOUT);
+    let filled = fill_nonblocking(&client, 65536)?;
+    let again = send(&client, b"more", 0);
+    let writable_full =
+        poll_events(&client, PollFlags::POLLOUT, std::time::Duration::ZERO).contains(PollFlags::POLLOUT);
+    // The reader drains; POLLOUT returns once enough of the send buffer is free again.
+    set_nonblocking(&server)?;
+    let mut drained = 0;
+    let writable_again = wait_until(ctx.wait_limit(), || {
+        drained += drain_nonblocking(&server).unwrap_or(0);
+        poll_events(&client, PollFlags::POLLOUT, std::time::Duration::ZERO).contains(PollFlags::POLLOUT)
+    });
+    // A large non-blocking send returns the part that fitted.
+    let partial_send = send(&client, &vec![0u8; 1 << 24], 0);
+    crate::util::clear_nonblocking(&client)?;
+    let raw = client.as_raw_fd();
+    let mut reporting = ctx.spawn_reporting(move || {
+        // SAFETY: the inherited, still-full socket; a blocking send of 1000 bytes.
+        unsafe { libc::send(raw, [1u8; 1000].as_ptr().cast(), 1000, 0) }
+    })?;
+    let blocked = reporting.child().wait_blocked(libc::SYS_sendto, ctx.wait_limit());
+    // Make room: read everything queued so far.
+    let _ = wait_until(ctx.wait_limit(), || {
+        drained += drain_nonblocking(&server).unwrap_or(0);
+        reporting.child().try_exit().ok().flatten().is_some()
+    });
+    let (sent_after, exit) = reporting.finish(ctx.wait_limit())?;
+    ctx.observe(
+        "non-blocking: writable before, bytes accepted until EAGAIN > 0, one more send, writable when full",
+        (writable_before, filled > 0, call(&again), writable_full),
+    );
+    ctx.observe(
+        "as the reader drained: writable again; a 16 MiB non-blocking send returned fewer bytes than asked",
+        (writable_again, partial_send.is_ok_and(|n| n > 0 && n < 1 << 24)),
+    );
+    ctx.observe("blocking send of 1000 bytes into the full buffer", blocked_obs(&blocked));
+    ctx.observe("after the reader drained the socket: the blocked send returned; exit", (sent_after, exit.to_string()));
+    ctx.check(
+        "socket.send.blocks_when_full",
+        blocked.is_ok() && sent_after == Some(1000),
+        "a blocking send into a full socket slept in sendto and returned 1000 once the reader made room",
+        "the blocking send did not wait for room (see observation)",
+    );
+    ctx.check(
+        "socket.send.nonblocking_fails_when_full",
+        again == Err(Errno::EAGAIN),
+        "a non-blocking send into a full socket failed at once with EAGAIN",
+        "the non-blocking send into a full socket did something else",
+    );
+    ctx.check(
+        "socket.send.poll_tells_writable",
+        writable_before && !writable_full && writable_again,
+        "poll showed POLLOUT with room, none when full, and POLLOUT again once the reader had drained the data",
+        "poll's writability did not follow the buffer (see observation)",
+    );
+    ctx.decide(
+        "socket.send.returns_bytes",
+        if partial_send.is_ok_and(|n| n > 0 && n < 1 << 24) && sent_after == Some(1000) {
+            Decision::holds("send returned the bytes it took: all 1000 when blocking, and on a non-blocking socket only the part that fitted of 16 MiB (a short count, not an error)")
+        } else {
+            Decision::refuted("send's return value did not count the bytes taken (see observation)")
+        },
+    );
+    Ok(())
+}
+
+fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (client, server, _listener) = tcp_pair()?;
+    let raw = server.as_raw_fd();
+    let mut reporting = ctx.spawn_reporting(move || {
+        let mut buf = [0u8; 100];
+        // SAFETY: buf has 100 bytes.
+        unsafe { libc::recv(raw, buf.as_mut_ptr().cast(), 100, 0) }
+    })?;
+    let blocked = reporting.child().wait_blocked(libc::SYS_recvfrom, ctx.wait_limit());
+    send(&client, b"wake", 0)?;
+    let (woke, _) = reporting.finish(ctx.wait_limit())?;
+    ctx.observe(
+        "blocking recv with nothing queued; after the peer sends 4 bytes it returned",
+        (blocked_obs(&blocked), woke),
+    );
+    ctx.check(
+        "socket.recv.blocks_without_data",
+        blocked.is_ok() && woke == Some(4),
+        "recv slept in recvfrom until data came, then returned it",
+        "recv did not wait for data (see observation)",
+    );
+    let (c2, s2, _l2) = tcp_pair()?;
+    set_nonblocking(&s2)?;
+    let nonblocking = recv(&s2, 100, 0);
+    let dontwait = recv(&server, 100, libc::MSG_DONTWAIT);
+    let still_blocking =
+        !nix::fcntl::OFlag::from_bits_truncate(nix::fcntl::fcntl(&server, nix::fcntl::FcntlArg::F_GETFL)?)
+            .contains(nix::fcntl::OFlag::O_NONBLOCK);
+    ctx.observe("recv on an empty O_NONBLOCK socket; recv(MSG_DONTWAIT) on an empty blocking socket; that socket still blocking", (text(&nonblocking), text(&dontwait), still_blocking));
+    ctx.check(
+        "socket.recv.nonblocking_fails",
+        nonblocking == Err(Errno::EAGAIN),
+        "recv on an empty non-blocking socket failed at once with EAGAIN",
+        "recv on an empty non-blocking socket did something else",
+    );
+    ctx.check(
+        "socket.recv.msg_dontwait",
+        dontwait == Err(Errno::EAGAIN) && still_blocking,
+        "MSG_DONTWAIT made one recv on a blocking socket fail with EAGAIN, like O_NONBLOCK, without changing the socket",
+        "MSG_DONTWAIT did not act as O_NONBLOCK for the call (see observation)",
+    );
+    // MSG_DONTWAIT on send: a blocking socket whose buffer is full.
+    set_nonblocking(&c2)?;
+    fill_nonblocking(&c2, 65536)?;
+    crate::util::clear_nonblocking(&c2)?;
+    let send_dontwait = send(&c2, b"x", libc::MSG_DONTWAIT);
+    ctx.observe("send(MSG_DONTWAIT) on a full blocking socket", text(&send_dontwait.map(|n| vec![b'?'; n])));
+    ctx.check(
+        "socket.send.msg_dontwait",
+        send_dontwait == Err(Errno::EAGAIN),
+        "send with MSG_DONTWAIT on a full blocking socket failed at once with EAGAIN instead of blocking",
+        "send(MSG_DONTWAIT) did something else",
+    );
+    // MSG_WAITALL: a recv for 10 bytes returns only when all 10 came.
+    let (c3, s3, _l3) = tcp_pair()?;
+    let raw3 = s3.as_raw_fd();
+    let mut waitall = ctx.spawn_reporting(move || {
+        let mut buf = [0u8; 10];
+        // SAFETY: buf has 10 bytes.
+        let n = unsafe { libc::recv(raw3, buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL) };
+        (n, String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned())
+    })?;
+    send(&c3, b"0123", 0)?;
+    let queued_4 = wait_until(ctx.wait_limit(), || fionread(&s3).is_ok_and(|n| n == 4));
+    let still_waiting = waitall.child().wait_blocked(libc::SYS_recvfrom, ctx.wait_limit());
+    send(&c3, b"456789", 0)?;
+    let (all, _) = waitall.finish(ctx.wait_limit())?;
+    ctx.observe(
+        "recv(10, MSG_WAITALL): 4 bytes queued, the receiver still asleep; after 6 more it returned",
+        (queued_4, blocked_obs(&still_waiting), &all),
+    );
+    ctx.check(
+        "socket.recv.msg_waitall",
+        queued_4 && still_waiting.is_ok() && all == Some((10, "0123456789".to_string())),
+        "with MSG_WAITALL recv kept sleeping with 4 of 10 bytes queued, and returned all 10 once they came",
+        "MSG_WAITALL returned early or not at all (see observation)",
+    );
+    let _ = poll_readable(&client, std::time::Duration::ZERO);
+    Ok(())
+}
+
+fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (client, server, _listener) = tcp_pair()?;
+    let limit = ctx.wait_limit();
+    send(&client, b"ab", 0)?;
+    let oob = send(&client, b"!", libc::MSG_OOB);
+    // Urgent data is marked once it arrives: POLLPRI.
+    let pri = poll_events(&server, PollFlags::POLLPRI, limit).contains(PollFlags::POLLPRI);
+    let urgent = recv(&server, 10, libc::MSG_OOB | libc::MSG_DONTWAIT);
+    let inline = read_exactly(&server, 2, 10, limit);
+    let again = recv(&server, 10, libc::MSG_OOB | libc::MSG_DONTWAIT);
+    ctx.observe("send(\"!\", MSG_OOB) after \"ab\"; POLLPRI at the receiver; recv(MSG_OOB); the normal stream; recv(MSG_OOB) again", (call(&oob), pri, text(&urgent), String::from_utf8_lossy(&inline), text(&again)));
+    let udp = bound_v4(libc::SOCK_DGRAM)?;
+    let udp_port = local_port(&udp)?;
+    let udp_client = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    connect_v4(&udp_client, LOOPBACK, udp_port)?;
+    let udp_oob = send(&udp_client, b"!", libc::MSG_OOB);
+    let udp_eor = send(&udp_client, b"!", libc::MSG_EOR);
+    let tcp_eor = send(&client, b"rec", libc::MSG_EOR);
+    let dontroute = send(&client, b"dr", libc::MSG_DONTROUTE);
+    let udp_dontroute = send(&udp_client, b"dr", libc::MSG_DONTROUTE);
+    let after = read_exactly(&server, 5, 10, limit);
+    let mut datagrams = Vec::new();
+    while datagrams.len() < 2 && poll_readable(&udp, limit)? {
+        match crate::net::recvfrom(&udp, 10, libc::MSG_DONTWAIT) {
+            Ok(r) => datagrams.push(String::from_utf8_lossy(&r.data).into_owned()),
+            Err(_) => break,
+        }
+    }
+    ctx.observe("UDP send with MSG_OOB; with MSG_EOR", (call(&udp_oob), call(&udp_eor)));
+    ctx.observe(
+        "TCP send with MSG_EOR; with MSG_DONTROUTE; what the peer read",
+        (call(&tcp_eor), call(&dontroute), String::from_utf8_lossy(&after)),
+    );
+    ctx.observe(
+        "UDP send with MSG_DONTROUTE; the datagrams received (after the MSG_EOR one)",
+        (call(&udp_dontroute), &datagrams),
+    );
+    let oob_ok = oob == Ok(1) && urgent.as_deref() == Ok(b"!") && inline == b"ab";
+    ctx.decide(
+        "socket.send.msg_oob",
+        if oob_ok && udp_oob == Err(Errno::EOPNOTSUPP) {
+            Decision::holds("TCP supports it: the byte went as urgent data (the peer saw POLLPRI); UDP, which does not, failed with EOPNOTSUPP")
+        } else {
+            Decision::refuted("MSG_OOB did not follow protocol support (see observation)")
+        },
+    );
+    ctx.decide(
+        "socket.recv.msg_oob",
+        if oob_ok && again == Err(Errno::EINVAL) {
+            Decision::partial("recv(MSG_OOB) returned the urgent byte, outside the normal stream, but TCP keeps only one such byte: the urgent mark is the last byte of the send, and asking again gave EINVAL")
+        } else if oob_ok {
+            Decision::holds("recv(MSG_OOB) returned the urgent byte, outside the normal stream")
+        } else {
+            Decision::refuted("the urgent byte was not received with MSG_OOB (see observation)")
+        },
+    );
+    ctx.decide(
+        "socket.send.msg_eor",
+        match (tcp_eor, udp_eor) {
+            (Ok(3), Ok(1)) if after == b"recdr" => Decision::partial(
+                "TCP and UDP both accepted MSG_EOR, but neither has records: TCP's reader saw \"rec\" and the next send as one stream (the flag only keeps later data out of that segment); a record end a reader can see exists on SOCK_SEQPACKET",
+            ),
+            (Ok(3), Err(Errno::EOPNOTSUPP)) => Decision::partial(
+                "TCP accepts MSG_EOR without a visible record end, and UDP refuses it with EOPNOTSUPP",
+            ),
+            _ => Decision::refuted("MSG_EOR was refused where the note expects it (see observation)"),
+        },
+    );
+    ctx.check(
+        "socket.send.msg_dontroute",
+        dontroute == Ok(2) && udp_dontroute == Ok(2) && after == b"recdr" && datagrams.last().is_some_and(|d| d == "dr"),
+        "with MSG_DONTROUTE data to a directly reachable (local) destination went and arrived, on TCP and UDP (a destination behind a gateway would need a route, which this run never uses)",
+        "MSG_DONTROUTE failed even for a local destination (see observation)",
+    );
+    Ok(())
+}
+
+fn failures_are_not_only_local(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let limit = ctx.wait_limit();
+    let closed_port = {
+        let probe = bound_v4(libc::SOCK_DGRAM)?;
+        local_port(&probe)?
+    };
+    let udp = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let to_nobody = crate::net::sendto_v4(&udp, b"x", 0, LOOPBACK, closed_port);
+    connect_v4(&udp, LOOPBACK, closed_port)?;
+    let first = send(&udp, b"x", 0);
+    // The peer's ICMP port unreachable comes back as a pending socket error.
+    let error_seen = poll_events(&udp, PollFlags::POLLIN, limit).contains(PollFlags::POLLERR);
+    let second = send(&udp, b"x", 0);
+    ctx.observe(
+        "UDP: unconnected sendto a port nobody has; connected send there; POLLERR arrived; the next send",
+        (call(&to_nobody), call(&first), error_seen, call(&second)),
+    );
+
+    let (client, server, listener) = tcp_pair()?;
+    drop(server);
+    drop(listener);
+    let into_closed = send(&client, b"data", libc::MSG_NOSIGNAL);
+    // The peer answers data for a closed socket with RST.
+    let reset = poll_events(&client, PollFlags::POLLIN, limit).intersects(PollFlags::POLLERR | PollFlags::POLLHUP);
+    let after_reset = send(&client, b"x", libc::MSG_NOSIGNAL);
+    let after_that = send(&client, b"x", libc::MSG_NOSIGNAL);
+    let raw = client.as_raw_fd();
+    let mut child = ctx.spawn(move || {
+        // SAFETY: a send on the inherited socket, SIGPIPE at its default action.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        // SAFETY: a plain send.
+        unsafe { libc::send(raw, b"x".as_ptr().cast(), 1, 0) };
+        0
+    })?;
+    let exit = child.wait_exit(limit)?;
+    ctx.observe(
+        "TCP after the peer closed: first send; RST seen (POLLERR/POLLHUP); the next two sends (MSG_NOSIGNAL)",
+        (call(&into_closed), reset, call(&after_reset), call(&after_that)),
+    );
+    ctx.observe("a child's send on that socket without MSG_NOSIGNAL", exit.to_string());
+    ctx.decide(
+        "socket.send.success_is_local",
+        if to_nobody == Ok(1) && first == Ok(1) && second == Err(Errno::ECONNREFUSED) && into_closed == Ok(4) && after_that == Err(Errno::EPIPE) && exit.signal() == Some("SIGPIPE") {
+            Decision::partial(format!(
+                "success only means handed to the kernel (sends to a port nobody has, and into a closed connection, returned their length), but failures are not only local: a connected UDP socket got ECONNREFUSED from the peer's ICMP, and after the peer's RST TCP gave {} then EPIPE (SIGPIPE without MSG_NOSIGNAL)",
+                call(&after_reset)
+            ))
+        } else {
+            Decision::holds("success and failure were local only (see observation)")
+        },
+    );
+    Ok(())
+}
+
+/// sendmsg with one buffer and, when given, a destination address.
+fn sendmsg_to(fd: &impl AsRawFd, data: &[u8], to: Option<libc::sockaddr_in>) -> Result<usize, Errno> {
+    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let mut name = to;
+    // SAFETY: an all-zero msghdr is valid; the fields set below point at live values.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(n) = name.as_mut() {
+        msg.msg_name = (n as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = 16;
+    }
+    // SAFETY: msg describes valid memory.
+    Errno::result(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, 0) }).map(|n| n as usize)
+}
+
+fn addresses_on_connected_sockets(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let limit = ctx.wait_limit();
+    let (client, server, _listener) = tcp_pair()?;
+    let elsewhere = bound_v4(libc::SOCK_DGRAM)?;
+    let elsewhere_port = local_port(&elsewhere)?;
+    let tcp_sendto = crate::net::sendto_v4(&client, b"one", 0, LOOPBACK, elsewhere_port);
+    let tcp_sendmsg = sendmsg_to(&client, b"two", Some(sockaddr_v4(LOOPBACK, elsewhere_port)));
+    let at_peer = read_exactly(&server, 6, 10, limit);
+    let (ua, ub) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::Stream,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )?;
+    let unix_path = ctx.temp_path("unused.sock");
+    let unix_addr = nix::sys::socket::UnixAddr::new(&unix_path)?;
+    let unix_sendto = nix::sys::socket::sendto(ua.as_raw_fd(), b"u", &unix_addr, nix::sys::socket::MsgFlags::empty());
+    drop(ub);
+    ctx.observe(
+        "connected TCP: sendto another address; sendmsg with msg_name set to it; what the peer read",
+        (call(&tcp_sendto), call(&tcp_sendmsg), String::from_utf8_lossy(&at_peer)),
+    );
+    ctx.observe("connected AF_UNIX stream: sendto with an address", call(&unix_sendto));
+    ctx.decide(
+        "socket.sendto.connected_ignores_address",
+        if tcp_sendto == Ok(3) && at_peer == b"onetwo" && unix_sendto == Err(Errno::EISCONN) {
+            Decision::partial("TCP ignored the address (the data went to the connected peer), but a connected AF_UNIX stream socket refused an address with EISCONN")
+        } else if tcp_sendto == Ok(3) && at_peer == b"onetwo" {
+            Decision::holds("the address was ignored: the data went to the connected peer")
+        } else {
+            Decision::refuted("sendto's address on a connected socket was not ignored (see observation)")
+        },
+    );
+    let udp = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let udp_msg = sendmsg_to(&udp, b"dgram", Some(sockaddr_v4(LOOPBACK, elsewhere_port)));
+    let got = {
+        let ready = poll_readable(&elsewhere, limit)?;
+        (ready, crate::net::recvfrom(&elsewhere, 100, libc::MSG_DONTWAIT).map(|r| r.data))
+    };
+    ctx.observe("unconnected UDP: sendmsg with msg_name; what that address received", (call(&udp_msg), text(&got.1)));
+    ctx.check(
+        "socket.sendmsg.address_use",
+        tcp_sendmsg == Ok(3) && at_peer == b"onetwo" && udp_msg == Ok(5) && got.1.as_deref() == Ok(b"dgram"),
+        "sendmsg ignored msg_name on connected TCP (the peer got the data) and sent to msg_name on unconnected UDP",
+        "sendmsg's use of msg_name differs (see observation)",
+    );
+    let probe = crate::netorder::c_probe(
+        ctx,
+        "#include <sys/socket.h>\n#include <stdio.h>\nint main(void){struct msghdr m; printf(\"%zu %zu %zu\", sizeof m.msg_iovlen, sizeof m.msg_controllen, sizeof m.msg_flags); return 0;}\n",
+    );
+    let sizes = probe.clone().unwrap_or_else(|| {
+        format!(
+            "{} {} {} (from the libc crate: no C compiler)",
+            size_of::<usize>(),
+            size_of::<usize>(),
+            size_of::<libc::c_int>()
+        )
+    });
+    ctx.observe("sizeof msg_iovlen, msg_controllen, msg_flags (C compiler, glibc headers)", &sizes);
+    ctx.decide(
+        "socket.msghdr.fields",
+        if sizes.starts_with("8 8 4") {
+            Decision::partial("the fields are there and in that order, but on Linux/glibc msg_iovlen and msg_controllen are size_t (8 bytes), not int and socklen_t")
+        } else if sizes.starts_with("4 4 4") {
+            Decision::holds("msg_iovlen is an int and msg_controllen a socklen_t")
+        } else {
+            Decision::refuted(format!("unexpected field sizes: {sizes}"))
+        },
+    );
+    Ok(())
+}
