@@ -6,6 +6,7 @@ pub mod inetaddr;
 pub mod mmap;
 pub mod msgqueue;
 pub mod net;
+pub mod netns;
 pub mod netorder;
 pub mod pipe;
 pub mod popen;
@@ -17,6 +18,7 @@ pub mod sys;
 pub mod sysv;
 pub mod tcp;
 pub mod udp;
+pub mod unixsock;
 pub mod util;
 
 use harness::cli::Embedded;
@@ -39,6 +41,8 @@ pub fn registry() -> Registry {
         .with(sockapi::CASES)
         .with(udp::CASES)
         .with(tcp::CASES)
+        .with(netns::CASES)
+        .with(unixsock::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

@@ -339,3 +339,47 @@ pub fn poll_events(
         }
     }
 }
+
+/// The part of `struct ifreq` that SIOCGIFFLAGS/SIOCSIFFLAGS use (the kernel's is 40 bytes).
+#[repr(C)]
+struct IfreqFlags {
+    name: [u8; 16],
+    flags: libc::c_short,
+    _rest: [u8; 22],
+}
+
+/// In a forked child: moves this process into a network namespace of its own (with a user
+/// namespace first when not root), brings its loopback interface up with IFF_MULTICAST, and
+/// says how. Nothing sent there can reach a real interface: the namespace has only `lo`.
+pub fn enter_private_netns() -> Result<&'static str, String> {
+    use nix::sched::{unshare, CloneFlags};
+    let how = if harness::privilege::is_root() {
+        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare(CLONE_NEWNET): {e}"))?;
+        "a network namespace (unshare CLONE_NEWNET as root)"
+    } else {
+        let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+        unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNET) without root: {e}"))?;
+        std::fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("setgroups: {e}"))?;
+        std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")).map_err(|e| format!("uid_map: {e}"))?;
+        std::fs::write("/proc/self/gid_map", format!("0 {gid} 1")).map_err(|e| format!("gid_map: {e}"))?;
+        "a user and network namespace (unshare CLONE_NEWUSER|CLONE_NEWNET)"
+    };
+    let s = socket(libc::AF_INET, libc::SOCK_DGRAM, 0).map_err(|e| format!("socket: {e}"))?;
+    let mut req = IfreqFlags { name: [0; 16], flags: 0, _rest: [0; 22] };
+    req.name[..2].copy_from_slice(b"lo");
+    // SAFETY: req is an ifreq-sized buffer with the interface name set.
+    Errno::result(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })
+        .map_err(|e| format!("SIOCGIFFLAGS lo: {e}"))?;
+    req.flags |= (libc::IFF_UP | libc::IFF_MULTICAST) as libc::c_short;
+    // SAFETY: as above.
+    Errno::result(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &mut req) })
+        .map_err(|e| format!("SIOCSIFFLAGS lo up: {e}"))?;
+    Ok(how)
+}
+
+/// Whether this process is in the network namespace it started in (pid 1's), by inode.
+pub fn in_initial_netns() -> bool {
+    let ino = |p: &str| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok();
+    ino("/proc/self/ns/net").is_some() && ino("/proc/self/ns/net") == ino("/proc/1/ns/net")
+}

@@ -1,0 +1,92 @@
+//! AF_UNIX sockets: the address is a file name, and the stream type the domain commonly uses.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileTypeExt;
+
+use harness::obs::call;
+use harness::{Case, Ctx, Decision};
+use nix::errno::Errno;
+use nix::sys::socket::{bind, connect, socket as nix_socket, socketpair, AddressFamily, SockFlag, SockType, UnixAddr};
+
+use crate::net::{listen, recv, send};
+
+pub const CASES: &[Case] = &[
+    Case::new("unix.address_is_a_file", &["socket.unix.address_is_filename"], address_is_a_file),
+    Case::new("unix.stream_type", &["socket.unix.stream_common"], stream_type),
+];
+
+fn address_is_a_file(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let path = ctx.temp_path("server.sock");
+    let server = nix_socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let addr = UnixAddr::new(&path)?;
+    bind(server.as_raw_fd(), &addr)?;
+    listen(&server, 4)?;
+    let kind = std::fs::symlink_metadata(&path)
+        .map(|m| m.file_type().is_socket())
+        .map_err(|e| e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO));
+    let open = nix::fcntl::open(&path, nix::fcntl::OFlag::O_RDONLY, nix::sys::stat::Mode::empty()).map(drop);
+    let client = nix_socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let connected = connect(client.as_raw_fd(), &addr);
+    drop(client);
+    drop(server);
+    let after_close = path.exists();
+    let again = nix_socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let rebind = bind(again.as_raw_fd(), &addr);
+    std::fs::remove_file(&path)?;
+    let abstract_name = format!("ipc-conform-{}", std::process::id());
+    let abstract_addr = UnixAddr::new_abstract(abstract_name.as_bytes())?;
+    let abs = nix_socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let abs_bound = bind(abs.as_raw_fd(), &abstract_addr);
+    let in_proc = std::fs::read_to_string("/proc/net/unix").is_ok_and(|t| t.contains(&format!("@{abstract_name}")));
+    ctx.observe("bind to a path, then the path is a socket file (S_IFSOCK)", call(&kind));
+    ctx.observe("open() of the socket file", call(&open));
+    ctx.observe("connect by that path", call(&connected));
+    ctx.observe("the file still exists after both sockets closed; bind to it again", (after_close, call(&rebind)));
+    ctx.observe(
+        "abstract name (leading NUL): bind; listed in /proc/net/unix as @name; no file for it",
+        (call(&abs_bound), in_proc),
+    );
+    let file_address = kind.is_ok_and(|k| k) && open == Err(Errno::ENXIO) && connected.is_ok();
+    ctx.decide(
+        "socket.unix.address_is_filename",
+        if file_address && after_close && rebind == Err(Errno::EADDRINUSE) && abs_bound.is_ok() {
+            Decision::partial("a path address is a file: bind made a socket file (open() on it gives ENXIO), connect found the server by name, and the file outlived the sockets (a second bind: EADDRINUSE until it was unlinked); but Linux also has abstract addresses, names with no file at all")
+        } else if file_address {
+            Decision::holds("bind made a socket file and connect reached the server by its name")
+        } else {
+            Decision::refuted("the address did not behave as a file name (see observation)")
+        },
+    );
+    Ok(())
+}
+
+fn stream_type(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
+    send(&a, b"ping", 0)?;
+    send(&b, b"pong", 0)?;
+    send(&a, b"two", 0)?;
+    let at_b = recv(&b, 100, libc::MSG_DONTWAIT);
+    let at_a = recv(&a, 100, libc::MSG_DONTWAIT);
+    let types: Vec<(&str, bool)> = [
+        ("SOCK_STREAM", SockType::Stream),
+        ("SOCK_DGRAM", SockType::Datagram),
+        ("SOCK_SEQPACKET", SockType::SeqPacket),
+    ]
+    .into_iter()
+    .map(|(n, t)| (n, nix_socket(AddressFamily::Unix, t, SockFlag::SOCK_CLOEXEC, None).is_ok()))
+    .collect();
+    let text =
+        |r: &Result<Vec<u8>, Errno>| call(&r.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()).map_err(|e| *e));
+    ctx.observe("AF_UNIX socket types that socket() accepts", &types);
+    ctx.observe(
+        "socketpair(AF_UNIX, SOCK_STREAM): both ends send before either reads; what each reads",
+        (text(&at_b), text(&at_a)),
+    );
+    ctx.check(
+        "socket.unix.stream_common",
+        types[0].1 && at_b.as_deref() == Ok(b"pingtwo") && at_a.as_deref() == Ok(b"pong"),
+        "AF_UNIX has SOCK_STREAM (as well as SOCK_DGRAM and SOCK_SEQPACKET); a stream pair carried bytes both ways at once, without boundaries (\"ping\" and \"two\" read as one)",
+        "AF_UNIX stream sockets did not behave as a two-way byte stream (see observation)",
+    );
+    Ok(())
+}
