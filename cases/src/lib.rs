@@ -6,6 +6,7 @@ pub mod inetaddr;
 pub mod mmap;
 pub mod msgqueue;
 pub mod net;
+pub mod netdb;
 pub mod netns;
 pub mod netorder;
 pub mod pipe;
@@ -43,6 +44,7 @@ pub fn registry() -> Registry {
         .with(tcp::CASES)
         .with(netns::CASES)
         .with(unixsock::CASES)
+        .with(netdb::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

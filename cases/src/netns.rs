@@ -46,17 +46,17 @@ pub const CASES: &[Case] = &[
 /// What a child in its own network namespace reports: how it got there, or why it could not,
 /// and the observations made there.
 #[derive(Serialize, Deserialize)]
-struct InNamespace {
+pub struct InNamespace {
     entered: Result<String, String>,
     seen: Vec<(String, serde_json::Value)>,
 }
 
 impl InNamespace {
-    fn note(&mut self, key: &str, value: impl Serialize) {
+    pub fn note(&mut self, key: &str, value: impl Serialize) {
         self.seen.push((key.to_string(), serde_json::to_value(value).unwrap_or_default()));
     }
 
-    fn get(&self, key: &str) -> serde_json::Value {
+    pub fn get(&self, key: &str) -> serde_json::Value {
         self.seen.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 }
@@ -67,8 +67,19 @@ fn in_private_netns(
     ctx: &mut Ctx,
     body: impl FnOnce(&mut InNamespace) -> anyhow::Result<()>,
 ) -> anyhow::Result<Option<InNamespace>> {
+    in_namespaces(ctx, || Ok(()), body)
+}
+
+/// Like [`in_private_netns`], with `prepare` run first in the child, inside the namespaces
+/// (e.g. to enter more of them); its error is reported like a failed unshare.
+pub fn in_namespaces(
+    ctx: &mut Ctx,
+    prepare: impl FnOnce() -> Result<(), String>,
+    body: impl FnOnce(&mut InNamespace) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<InNamespace>> {
     let (report, exit) = ctx.in_child(move || {
-        let mut out = InNamespace { entered: enter_private_netns().map(str::to_string), seen: Vec::new() };
+        let entered = enter_private_netns().map(str::to_string).and_then(|how| prepare().map(|()| how));
+        let mut out = InNamespace { entered, seen: Vec::new() };
         // Never experiment in the machine's own namespace.
         if out.entered.is_ok() && in_initial_netns() {
             out.entered = Err("still in the initial network namespace after unshare".into());

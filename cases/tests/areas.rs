@@ -76,7 +76,7 @@ fn ptys() -> usize {
 #[case::signal("signal", 20)]
 #[case::mmap("mmap", 20)]
 #[case::sysv("sysv", 80)]
-#[case::socket("socket", 40)]
+#[case::socket("socket", 160)]
 #[serial]
 fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, #[case] at_least: usize) {
     let tmp = private_tmp();
