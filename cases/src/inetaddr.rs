@@ -87,21 +87,7 @@ fn layouts(ctx: &mut Ctx) -> anyhow::Result<()> {
     let decision = match socket(libc::AF_INET6, libc::SOCK_DGRAM, 0) {
         Err(e) => Decision::skipped(format!("no IPv6 here (socket: {})", errno_name(e))),
         Ok(v6) => {
-            let sa = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: 0,
-                sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr { s6_addr: std::net::Ipv6Addr::LOCALHOST.octets() },
-                sin6_scope_id: 0,
-            };
-            // SAFETY: sa is a valid sockaddr_in6 of the length given.
-            let bound = Errno::result(unsafe {
-                libc::bind(
-                    std::os::fd::AsRawFd::as_raw_fd(&v6),
-                    (&sa as *const libc::sockaddr_in6).cast(),
-                    size_of::<libc::sockaddr_in6>() as u32,
-                )
-            });
+            let bound = crate::net::bind_v6(&v6, std::net::Ipv6Addr::LOCALHOST, 0);
             match bound {
                 Err(e) => Decision::skipped(format!("::1 is not available here (bind: {})", errno_name(e))),
                 Ok(_) => {

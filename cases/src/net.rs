@@ -383,3 +383,34 @@ pub fn in_initial_netns() -> bool {
     let ino = |p: &str| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok();
     ino("/proc/self/ns/net").is_some() && ino("/proc/self/ns/net") == ino("/proc/1/ns/net")
 }
+
+/// An IPv6 socket address, port in host order.
+pub fn sockaddr_v6(ip: std::net::Ipv6Addr, port: u16, scope_id: u32) -> libc::sockaddr_in6 {
+    libc::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as libc::sa_family_t,
+        sin6_port: port.to_be(),
+        sin6_flowinfo: 0,
+        sin6_addr: libc::in6_addr { s6_addr: ip.octets() },
+        sin6_scope_id: scope_id,
+    }
+}
+
+/// bind(2) to an IPv6 address.
+pub fn bind_v6(fd: &impl AsRawFd, ip: std::net::Ipv6Addr, port: u16) -> Result<(), Errno> {
+    let sa = sockaddr_v6(ip, port, 0);
+    // SAFETY: sa is a valid sockaddr_in6 of the length given.
+    Errno::result(unsafe {
+        libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in6).cast(), size_of::<libc::sockaddr_in6>() as u32)
+    })
+    .map(drop)
+}
+
+/// An AF_UNIX socketpair of `ty`, with CLOEXEC.
+pub fn unix_pair(ty: nix::sys::socket::SockType) -> Result<(OwnedFd, OwnedFd), Errno> {
+    nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        ty,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+}

@@ -468,15 +468,7 @@ fn ipv6_multicast(patience: Duration) -> serde_json::Value {
     let run = || -> Result<serde_json::Value, Errno> {
         let lo = nix::net::if_::if_nametoindex("lo")?;
         let s = socket(libc::AF_INET6, libc::SOCK_DGRAM, 0)?;
-        let any = libc::sockaddr_in6 {
-            sin6_family: libc::AF_INET6 as u16,
-            sin6_port: 0,
-            sin6_flowinfo: 0,
-            sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
-            sin6_scope_id: 0,
-        };
-        // SAFETY: a valid sockaddr_in6.
-        Errno::result(unsafe { libc::bind(s.as_raw_fd(), (&any as *const libc::sockaddr_in6).cast(), 28) })?;
+        crate::net::bind_v6(&s, std::net::Ipv6Addr::UNSPECIFIED, 0)?;
         let port = local_port(&s)?;
         let group: std::net::Ipv6Addr = "ff02::1:3".parse().unwrap_or(std::net::Ipv6Addr::UNSPECIFIED);
         let mreq =
@@ -497,13 +489,7 @@ fn ipv6_multicast(patience: Duration) -> serde_json::Value {
         let sender = socket(libc::AF_INET6, libc::SOCK_DGRAM, 0)?;
         set_int_option(&sender, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, lo as i32)?;
         let send_to = |addr: std::net::Ipv6Addr, text: &[u8]| {
-            let to = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as u16,
-                sin6_port: port.to_be(),
-                sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr { s6_addr: addr.octets() },
-                sin6_scope_id: lo,
-            };
+            let to = crate::net::sockaddr_v6(addr, port, lo);
             let before = ip6_in_receives();
             // SAFETY: valid buffer and address.
             let sent = Errno::result(unsafe {

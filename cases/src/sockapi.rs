@@ -72,15 +72,7 @@ fn domains(ctx: &mut Ctx) -> anyhow::Result<()> {
     bind_v4(&v4, LOOPBACK, 0)?;
     let len4 = name_bytes(&v4, 128)?.1;
     let len6 = socket(libc::AF_INET6, libc::SOCK_STREAM, 0).and_then(|s| {
-        let any = libc::sockaddr_in6 {
-            sin6_family: libc::AF_INET6 as u16,
-            sin6_port: 0,
-            sin6_flowinfo: 0,
-            sin6_addr: libc::in6_addr { s6_addr: std::net::Ipv6Addr::LOCALHOST.octets() },
-            sin6_scope_id: 0,
-        };
-        // SAFETY: a valid sockaddr_in6 of the length given.
-        Errno::result(unsafe { libc::bind(s.as_raw_fd(), (&any as *const libc::sockaddr_in6).cast(), 28) })?;
+        crate::net::bind_v6(&s, std::net::Ipv6Addr::LOCALHOST, 0)?;
         name_bytes(&s, 128).map(|(_, l)| l)
     });
     let path = ctx.temp_path("unix-socket");
@@ -179,12 +171,7 @@ fn default_protocols(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.decide("socket.api.seqpacket_default_sctp", decision);
 
     // Record boundaries on a SOCK_SEQPACKET pair (AF_UNIX, which needs no SCTP).
-    let (a, b) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )?;
+    let (a, b) = crate::net::unix_pair(nix::sys::socket::SockType::SeqPacket)?;
     for len in [3usize, 5, 7] {
         send(&a, &vec![b'r'; len], 0)?;
     }

@@ -616,13 +616,7 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
 
     let v4 = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    let six = libc::sockaddr_in6 {
-        sin6_family: libc::AF_INET6 as u16,
-        sin6_port: 0,
-        sin6_flowinfo: 0,
-        sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
-        sin6_scope_id: 0,
-    };
+    let six = crate::net::sockaddr_v6(std::net::Ipv6Addr::UNSPECIFIED, 0, 0);
     // SAFETY: six is a valid sockaddr_in6 of the length given.
     let v6_on_v4 =
         Errno::result(unsafe { libc::bind(v4.as_raw_fd(), (&six as *const libc::sockaddr_in6).cast(), 28) }).map(drop);
@@ -1156,12 +1150,7 @@ fn addresses_on_connected_sockets(ctx: &mut Ctx) -> anyhow::Result<()> {
     let tcp_sendto = crate::net::sendto_v4(&client, b"one", 0, LOOPBACK, elsewhere_port);
     let tcp_sendmsg = sendmsg_to(&client, b"two", Some(sockaddr_v4(LOOPBACK, elsewhere_port)));
     let at_peer = read_exactly(&server, 6, 10, limit);
-    let (ua, ub) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::Stream,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )?;
+    let (ua, ub) = crate::net::unix_pair(nix::sys::socket::SockType::Stream)?;
     let unix_path = ctx.temp_path("unused.sock");
     let unix_addr = nix::sys::socket::UnixAddr::new(&unix_path)?;
     let unix_sendto = nix::sys::socket::sendto(ua.as_raw_fd(), b"u", &unix_addr, nix::sys::socket::MsgFlags::empty());

@@ -214,12 +214,7 @@ fn truncation_and_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
         None => "nothing".to_string(),
     };
     // A SOCK_SEQPACKET record, the other message-based type 004 names.
-    let (a, b) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )?;
+    let (a, b) = crate::net::unix_pair(nix::sys::socket::SockType::SeqPacket)?;
     send(&a, b"0123456789", 0)?;
     send(&a, b"next", 0)?;
     let seq = (recv(&b, 4, libc::MSG_DONTWAIT), recv(&b, 100, libc::MSG_DONTWAIT));
@@ -275,13 +270,7 @@ fn size_limit(ctx: &mut Ctx) -> anyhow::Result<()> {
     let first = recv_within(&receiver, 70000, 0, ctx.wait_limit());
     let more = poll_readable(&receiver, NOT_RECEIVED_WITHIN)?;
     let v6 = socket(libc::AF_INET6, libc::SOCK_DGRAM, 0).map(|s| {
-        let sa = libc::sockaddr_in6 {
-            sin6_family: libc::AF_INET6 as u16,
-            sin6_port: 9u16.to_be(),
-            sin6_flowinfo: 0,
-            sin6_addr: libc::in6_addr { s6_addr: std::net::Ipv6Addr::LOCALHOST.octets() },
-            sin6_scope_id: 0,
-        };
+        let sa = crate::net::sockaddr_v6(std::net::Ipv6Addr::LOCALHOST, 9u16, 0);
         let attempt = |len: usize| {
             // SAFETY: the buffer and sa are valid for the lengths given.
             Errno::result(unsafe {

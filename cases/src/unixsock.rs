@@ -6,7 +6,7 @@ use std::os::unix::fs::FileTypeExt;
 use harness::obs::call;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
-use nix::sys::socket::{bind, connect, socket as nix_socket, socketpair, AddressFamily, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{bind, connect, socket as nix_socket, AddressFamily, SockFlag, SockType, UnixAddr};
 
 use crate::net::{listen, recv, send};
 
@@ -61,7 +61,7 @@ fn address_is_a_file(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 fn stream_type(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
+    let (a, b) = crate::net::unix_pair(SockType::Stream)?;
     send(&a, b"ping", 0)?;
     send(&b, b"pong", 0)?;
     send(&a, b"two", 0)?;
