@@ -414,3 +414,14 @@ pub fn unix_pair(ty: nix::sys::socket::SockType) -> Result<(OwnedFd, OwnedFd), E
         nix::sys::socket::SockFlag::SOCK_CLOEXEC,
     )
 }
+
+/// A port nobody is bound to right now (of `ty`, on 127.0.0.1): bound once, then released.
+pub fn free_port(ty: i32) -> Result<u16, Errno> {
+    let probe = bound_v4(ty)?;
+    local_port(&probe)
+}
+
+/// What a receive gave, for an observation: the bytes as text, or "-1 ERRNO".
+pub fn shown(r: &Result<Vec<u8>, Errno>) -> serde_json::Value {
+    harness::obs::call(&r.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()).map_err(|e| *e))
+}

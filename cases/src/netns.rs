@@ -3,7 +3,7 @@
 //! UTS) namespace the suite makes; the only interface there is that namespace's `lo`, so
 //! nothing sent reaches a real network.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use harness::obs::call;
@@ -116,12 +116,10 @@ fn skip_all(ctx: &mut Ctx, claims: &[&str]) {
 
 /// Receives up to `max` datagrams: the first within `within`, each further one within a short
 /// bounded "nothing more" wait; their texts.
-fn datagrams(fd: &impl AsRawFd, max: usize, within: Duration) -> Vec<String> {
-    // SAFETY: the descriptor outlives this call.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+fn datagrams(fd: &(impl AsFd + AsRawFd), max: usize, within: Duration) -> Vec<String> {
     let mut out = Vec::new();
     while out.len() < max
-        && poll_readable(borrowed, if out.is_empty() { within } else { NOT_RECEIVED_WITHIN }).unwrap_or(false)
+        && poll_readable(fd.as_fd(), if out.is_empty() { within } else { NOT_RECEIVED_WITHIN }).unwrap_or(false)
     {
         match recvfrom(fd, 100, libc::MSG_DONTWAIT) {
             Ok(r) => out.push(String::from_utf8_lossy(&r.data).into_owned()),

@@ -2,7 +2,7 @@
 //! interrupted, non-blocking), bind's rules, getsockname/getpeername, and send/recv with their
 //! flags and when they block.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use harness::obs::{call, errno_name};
 use harness::privilege::is_root;
@@ -15,7 +15,7 @@ use proptest::prelude::*;
 
 use crate::net::{
     bind_v4, bound_v4, connect_v4, int_option, listen, local_port, name_bytes, peer_bytes, poll_events, recv, send,
-    sockaddr_v4, socket, tcp_info, tcp_listener, tcp_pair, v4_text, wait_until, LOOPBACK, NOT_RECEIVED_WITHIN,
+    shown, sockaddr_v4, socket, tcp_info, tcp_listener, tcp_pair, v4_text, wait_until, LOOPBACK, NOT_RECEIVED_WITHIN,
 };
 use crate::util::{
     blocked_obs, catch_with_noop, drain_nonblocking, fill_nonblocking, fionread, set_nonblocking, sysctl,
@@ -125,19 +125,13 @@ pub const CASES: &[Case] = &[
     ),
 ];
 
-fn text(r: &Result<Vec<u8>, Errno>) -> serde_json::Value {
-    call(&r.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()).map_err(|e| *e))
-}
-
 /// Reads until `want` bytes arrived or `within` passed.
-fn read_exactly(fd: &impl AsRawFd, want: usize, chunk: usize, within: std::time::Duration) -> Vec<u8> {
+fn read_exactly(fd: &(impl AsFd + AsRawFd), want: usize, chunk: usize, within: std::time::Duration) -> Vec<u8> {
     let mut got = Vec::new();
     let deadline = std::time::Instant::now() + within;
-    // SAFETY: the descriptor stays open for this call.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
     while got.len() < want {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() || !poll_readable(borrowed, left).unwrap_or(false) {
+        if left.is_zero() || !poll_readable(fd.as_fd(), left).unwrap_or(false) {
             break;
         }
         match recv(fd, chunk.min(want - got.len()).max(1), libc::MSG_DONTWAIT) {
@@ -159,7 +153,7 @@ fn byte_stream(ctx: &mut Ctx) -> anyhow::Result<()> {
     let merged = recv(&server, 100, libc::MSG_DONTWAIT);
     ctx.observe(
         "sends of 3 and 5 bytes; once 8 bytes are queued, one recv with room for 100",
-        (both_queued, text(&merged)),
+        (both_queued, shown(&merged)),
     );
 
     let chunks =
@@ -263,7 +257,7 @@ fn listen_and_accept(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     ctx.observe(
         "recv on the listener; on the accepted socket after the client sent \"x\"",
-        (text(&on_listener), String::from_utf8_lossy(&on_accepted)),
+        (shown(&on_listener), String::from_utf8_lossy(&on_accepted)),
     );
     ctx.observe(
         "accept's address (16 bytes of room): the client's getsockname; length",
@@ -572,10 +566,7 @@ fn connect(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
 
     // A port nobody listens on.
-    let closed_port = {
-        let probe = bound_v4(libc::SOCK_STREAM)?;
-        local_port(&probe)?
-    };
+    let closed_port = crate::net::free_port(libc::SOCK_STREAM)?;
     let refused_socket = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     let refused = connect_v4(&refused_socket, LOOPBACK, closed_port);
     ctx.observe("blocking connect to a port nobody listens on", call(&refused));
@@ -942,7 +933,7 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
     let still_blocking =
         !nix::fcntl::OFlag::from_bits_truncate(nix::fcntl::fcntl(&server, nix::fcntl::FcntlArg::F_GETFL)?)
             .contains(nix::fcntl::OFlag::O_NONBLOCK);
-    ctx.observe("recv on an empty O_NONBLOCK socket; recv(MSG_DONTWAIT) on an empty blocking socket; that socket still blocking", (text(&nonblocking), text(&dontwait), still_blocking));
+    ctx.observe("recv on an empty O_NONBLOCK socket; recv(MSG_DONTWAIT) on an empty blocking socket; that socket still blocking", (shown(&nonblocking), shown(&dontwait), still_blocking));
     ctx.check(
         "socket.recv.nonblocking_fails",
         nonblocking == Err(Errno::EAGAIN),
@@ -960,7 +951,7 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
     fill_nonblocking(&c2, 65536)?;
     crate::util::clear_nonblocking(&c2)?;
     let send_dontwait = send(&c2, b"x", libc::MSG_DONTWAIT);
-    ctx.observe("send(MSG_DONTWAIT) on a full blocking socket", text(&send_dontwait.map(|n| vec![b'?'; n])));
+    ctx.observe("send(MSG_DONTWAIT) on a full blocking socket", shown(&send_dontwait.map(|n| vec![b'?'; n])));
     ctx.check(
         "socket.send.msg_dontwait",
         send_dontwait == Err(Errno::EAGAIN),
@@ -991,7 +982,6 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
         "with MSG_WAITALL recv kept sleeping with 4 of 10 bytes queued, and returned all 10 once they came",
         "MSG_WAITALL returned early or not at all (see observation)",
     );
-    let _ = poll_readable(&client, std::time::Duration::ZERO);
     Ok(())
 }
 
@@ -1005,7 +995,7 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
     let urgent = recv(&server, 10, libc::MSG_OOB | libc::MSG_DONTWAIT);
     let inline = read_exactly(&server, 2, 10, limit);
     let again = recv(&server, 10, libc::MSG_OOB | libc::MSG_DONTWAIT);
-    ctx.observe("send(\"!\", MSG_OOB) after \"ab\"; POLLPRI at the receiver; recv(MSG_OOB); the normal stream; recv(MSG_OOB) again", (call(&oob), pri, text(&urgent), String::from_utf8_lossy(&inline), text(&again)));
+    ctx.observe("send(\"!\", MSG_OOB) after \"ab\"; POLLPRI at the receiver; recv(MSG_OOB); the normal stream; recv(MSG_OOB) again", (call(&oob), pri, shown(&urgent), String::from_utf8_lossy(&inline), shown(&again)));
     let udp = bound_v4(libc::SOCK_DGRAM)?;
     let udp_port = local_port(&udp)?;
     let udp_client = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
@@ -1074,10 +1064,7 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 fn failures_are_not_only_local(ctx: &mut Ctx) -> anyhow::Result<()> {
     let limit = ctx.wait_limit();
-    let closed_port = {
-        let probe = bound_v4(libc::SOCK_DGRAM)?;
-        local_port(&probe)?
-    };
+    let closed_port = crate::net::free_port(libc::SOCK_DGRAM)?;
     let udp = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let to_nobody = crate::net::sendto_v4(&udp, b"x", 0, LOOPBACK, closed_port);
     connect_v4(&udp, LOOPBACK, closed_port)?;
@@ -1176,7 +1163,7 @@ fn addresses_on_connected_sockets(ctx: &mut Ctx) -> anyhow::Result<()> {
         let ready = poll_readable(&elsewhere, limit)?;
         (ready, crate::net::recvfrom(&elsewhere, 100, libc::MSG_DONTWAIT).map(|r| r.data))
     };
-    ctx.observe("unconnected UDP: sendmsg with msg_name; what that address received", (call(&udp_msg), text(&got.1)));
+    ctx.observe("unconnected UDP: sendmsg with msg_name; what that address received", (call(&udp_msg), shown(&got.1)));
     ctx.check(
         "socket.sendmsg.address_use",
         tcp_sendmsg == Ok(3) && at_peer == b"onetwo" && udp_msg == Ok(5) && got.1.as_deref() == Ok(b"dgram"),

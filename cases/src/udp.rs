@@ -1,7 +1,7 @@
 //! Datagram sockets (UDP on 127.0.0.1): boundaries, truncation and the receive flags, the size
 //! limit, connect as a filter, auto-binding, and loss when the receiver's buffer is full.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use harness::obs::{call, errno_name};
 use harness::proc::poll_readable;
@@ -10,8 +10,8 @@ use nix::errno::Errno;
 use proptest::prelude::*;
 
 use crate::net::{
-    bound_v4, connect_v4, local_port, name_bytes, peer_bytes, recv, recvfrom, send, sendto_v4, set_int_option, socket,
-    v4_text, Received, LOOPBACK, NOT_RECEIVED_WITHIN,
+    bound_v4, connect_v4, local_port, name_bytes, peer_bytes, recv, recvfrom, send, sendto_v4, set_int_option, shown,
+    socket, v4_text, Received, LOOPBACK, NOT_RECEIVED_WITHIN,
 };
 
 pub const CASES: &[Case] = &[
@@ -53,10 +53,13 @@ fn received_text(r: &Result<Received, Errno>) -> String {
 
 /// Receives one datagram, waiting for it up to `within` (loopback delivery runs in softirq
 /// context, which may lag the sender's return).
-fn recv_within(fd: &impl AsRawFd, max: usize, flags: i32, within: std::time::Duration) -> Result<Received, Errno> {
-    // SAFETY: the descriptor stays open for this call.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd.as_raw_fd()) };
-    if !poll_readable(borrowed, within).unwrap_or(false) {
+fn recv_within(
+    fd: &(impl AsFd + AsRawFd),
+    max: usize,
+    flags: i32,
+    within: std::time::Duration,
+) -> Result<Received, Errno> {
+    if !poll_readable(fd.as_fd(), within).unwrap_or(false) {
         return Err(Errno::EAGAIN);
     }
     recvfrom(fd, max, flags | libc::MSG_DONTWAIT)
@@ -152,11 +155,7 @@ fn client_auto_bind(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 fn passive_side_first(ctx: &mut Ctx) -> anyhow::Result<()> {
-    // A port known to be free: bound once, then released.
-    let port = {
-        let probe = bound_v4(libc::SOCK_DGRAM)?;
-        local_port(&probe)?
-    };
+    let port = crate::net::free_port(libc::SOCK_DGRAM)?;
     let client = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let early = sendto_v4(&client, b"early", 0, LOOPBACK, port);
     let server = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
@@ -218,14 +217,12 @@ fn truncation_and_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
     send(&a, b"0123456789", 0)?;
     send(&a, b"next", 0)?;
     let seq = (recv(&b, 4, libc::MSG_DONTWAIT), recv(&b, 100, libc::MSG_DONTWAIT));
-    let seq_text =
-        |r: &Result<Vec<u8>, Errno>| call(&r.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()).map_err(|e| *e));
     ctx.observe("UDP: 10 bytes then \"next\"; receive with room for 4; the next receive", &short);
     ctx.observe("UDP: the same with MSG_PEEK and room for 100; the next receive", &peeked);
     ctx.observe("UDP: the same with MSG_TRUNC and room for 4; the next receive", &trunc);
     ctx.observe(
         "AF_UNIX SOCK_SEQPACKET: 10 bytes then \"next\"; room for 4; the next receive",
-        (seq_text(&seq.0), seq_text(&seq.1)),
+        (shown(&seq.0), shown(&seq.1)),
     );
     let whole = "returned 4, buffer \"0123\"";
     ctx.check(
@@ -332,17 +329,15 @@ fn connect_and_sendto(ctx: &mut Ctx) -> anyhow::Result<()> {
     let b_got = recv_within(&b, 100, 0, limit).map(|r| r.data);
     let connected_to_c = sendto_v4(&a, b"elsewhere", 0, LOOPBACK, pc);
     let c_got_elsewhere = recv_within(&c, 100, 0, limit).map(|r| r.data);
-    let bytes =
-        |r: &Result<Vec<u8>, Errno>| call(&r.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()).map_err(|e| *e));
-    ctx.observe("unconnected A: sendto C; C receives", (call(&unconnected_to_c), bytes(&c_got_direct)));
+    ctx.observe("unconnected A: sendto C; C receives", (call(&unconnected_to_c), shown(&c_got_direct)));
     ctx.observe("A connects to B; getpeername names B", (call(&connected), call(&peer)));
     ctx.observe(
         "C sends to A: sendto's result; A had nothing readable within the bounded wait",
         (call(&from_c), c_filtered),
     );
     ctx.observe("B sends to A: A receives it, from B", (call(&from_b), call(&a_got)));
-    ctx.observe("A send() without an address; B receives", (call(&plain_send), bytes(&b_got)));
-    ctx.observe("connected A: sendto C's address; C receives", (call(&connected_to_c), bytes(&c_got_elsewhere)));
+    ctx.observe("A send() without an address; B receives", (call(&plain_send), shown(&b_got)));
+    ctx.observe("connected A: sendto C's address; C receives", (call(&connected_to_c), shown(&c_got_elsewhere)));
     ctx.check(
         "socket.udp.connect_sets_peer_and_filters",
         connected.is_ok()

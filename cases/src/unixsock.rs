@@ -75,12 +75,10 @@ fn stream_type(ctx: &mut Ctx) -> anyhow::Result<()> {
     .into_iter()
     .map(|(n, t)| (n, nix_socket(AddressFamily::Unix, t, SockFlag::SOCK_CLOEXEC, None).is_ok()))
     .collect();
-    let text =
-        |r: &Result<Vec<u8>, Errno>| call(&r.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()).map_err(|e| *e));
     ctx.observe("AF_UNIX socket types that socket() accepts", &types);
     ctx.observe(
         "socketpair(AF_UNIX, SOCK_STREAM): both ends send before either reads; what each reads",
-        (text(&at_b), text(&at_a)),
+        (crate::net::shown(&at_b), crate::net::shown(&at_a)),
     );
     ctx.check(
         "socket.unix.stream_common",
