@@ -18,6 +18,7 @@ pub mod sockapi;
 pub mod sys;
 pub mod sysv;
 pub mod tcp;
+pub mod toolchain;
 pub mod udp;
 pub mod unixsock;
 pub mod util;

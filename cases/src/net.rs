@@ -150,9 +150,9 @@ pub fn ntop(af: i32, src: &[u8], size: usize) -> Result<(String, bool), Errno> {
     Ok((text, r == dst.as_ptr()))
 }
 
-/// A `#define NAME value` from a system header, if the header is installed.
+/// A `#define NAME value` from a system header, if the header was installed at build time.
 pub fn header_define(header: &str, name: &str) -> Option<i64> {
-    let text = std::fs::read_to_string(header).ok()?;
+    let text = crate::toolchain::header(header)?;
     text.lines().find_map(|l| {
         let mut w = l.split_whitespace();
         (w.next() == Some("#define") && w.next() == Some(name)).then(|| w.next()?.parse().ok()).flatten()

@@ -350,7 +350,10 @@ fn databases(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("names in the C library (dlsym)", &symbols);
     ctx.observe(
         "/usr/include/neydb.h exists (note 004's spelling); /usr/include/netdb.h exists",
-        (std::path::Path::new("/usr/include/neydb.h").exists(), std::path::Path::new("/usr/include/netdb.h").exists()),
+        (
+            crate::toolchain::header("/usr/include/neydb.h").is_some(),
+            crate::toolchain::header("/usr/include/netdb.h").is_some(),
+        ),
     );
 
     let hosts = ns.get("gethostent until NULL, after sethostent(0)");

@@ -186,36 +186,11 @@ fn alignment_and_packing(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Compiles and runs a small C program with the system's C compiler (`cc`), which knows this
-/// platform's real C types and layout: its standard output, or None without a compiler.
-pub fn c_probe(ctx: &Ctx, source: &str) -> Option<String> {
-    let src = ctx.temp_path("probe.c");
-    let bin = ctx.temp_path("probe");
-    std::fs::write(&src, source).ok()?;
-    let built = std::process::Command::new("cc").arg("-o").arg(&bin).arg(&src).output().ok()?;
-    if !built.status.success() {
-        return None;
-    }
-    let out = std::process::Command::new(&bin).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-const TYPES_PROBE: &str = r#"
-#include <stdio.h>
-#include <stdint.h>
-int main(void) {
-    printf("%zu %zu %zu %zu %zu %lld %lld %llu\n", sizeof(short), sizeof(int), sizeof(long),
-           sizeof(int32_t), sizeof(uint32_t), (long long)INT32_MIN, (long long)INT32_MAX,
-           (unsigned long long)UINT32_MAX);
-    return 0;
-}
-"#;
-
 fn type_sizes(ctx: &mut Ctx) -> anyhow::Result<()> {
-    // The C compiler's answer where there is one; else this target's C ABI as the bindings give it.
-    let probed = c_probe(ctx, TYPES_PROBE);
-    let numbers: Vec<i128> =
-        probed.as_deref().unwrap_or("").split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    // The C compiler's answer (at build time) where there is one; else this target's C ABI as the
+    // bindings give it.
+    let probed = crate::toolchain::probe("types");
+    let numbers: Vec<i128> = probed.unwrap_or("").split_whitespace().filter_map(|w| w.parse().ok()).collect();
     let (source, [short, int, long, i32_size, u32_size, i32_min, i32_max, u32_max]) = match numbers[..] {
         [a, b, c, d, e, f, g, h] => ("cc", [a, b, c, d, e, f, g, h]),
         _ => (

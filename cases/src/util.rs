@@ -156,10 +156,20 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
-/// A symbol's address in the loaded C library, if it exists.
+/// A symbol's address in the C library, if it exports that name. The library is opened by its
+/// soname: in a dynamic binary that is the loaded libc itself; a static runner (the kernel-matrix
+/// guests) has no dynamic symbols of its own and loads the shared libc of the same glibc build.
 pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
+    static LIBC: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let handle = *LIBC.get_or_init(|| {
+        // SAFETY: dlopen of the C library by its soname; the handle is kept for the process.
+        unsafe { libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_LAZY) as usize }
+    });
+    if handle == 0 {
+        return None;
+    }
     let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: dlsym looks a name up in the loaded objects.
-    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
+    // SAFETY: dlsym looks a name up in that library's exports.
+    let p = unsafe { libc::dlsym(handle as *mut libc::c_void, c.as_ptr()) };
     (!p.is_null()).then_some(p)
 }
