@@ -146,8 +146,11 @@ fn matrix_and_diff_show_only_the_claim_that_differs() {
     let matrix = Command::new(BIN).args(["matrix", "--snapshots", dir.path().to_str().unwrap()]).output().unwrap();
     let md = String::from_utf8_lossy(&matrix.stdout);
     assert!(matrix.status.success(), "{}", String::from_utf8_lossy(&matrix.stderr));
-    assert!(md.contains("2 kernels; 1 claims that differ shown"), "{md}");
+    assert!(md.contains("2 kernels, ") && md.contains("**1 claims differ** between them: 1 in verdict"), "{md}");
     assert!(md.contains(&format!("| `{changed}` |")), "{md}");
+    // What each kernel did: the two verdicts, each with the kernels that gave it.
+    assert!(md.contains(&format!("### {changed}")), "{md}");
+    assert!(md.contains("- **skipped** on 6.1.0-28-amd64-x86_64"), "{md}");
     let html = Command::new(BIN)
         .args(["matrix", "--snapshots", dir.path().to_str().unwrap(), "--format", "html", "--all"])
         .output()

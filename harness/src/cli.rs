@@ -442,6 +442,7 @@ pub fn write_kernel_reports(dir: &Path, report: &RunReport, notes: &Notes) -> an
     std::fs::create_dir_all(kernel_dir.join("notes"))
         .map_err(|e| usage(format!("cannot create {}: {e}", kernel_dir.display())))?;
     emit(Some(&kernel_dir.join(snapshot::FILE)), &Snapshot::of(report).to_insta_file())?;
+    emit(Some(&kernel_dir.join(snapshot::KERNEL_FILE)), &(serde_json::to_string_pretty(&report.kernel)? + "\n"))?;
     emit(Some(&kernel_dir.join("report.md")), &crate::report::markdown::render(report))?;
     for note in notes.names() {
         if let Some(md) = crate::report::annotated::render(report, notes, note, "../report.md") {
@@ -533,9 +534,16 @@ fn cmd_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
-    let kernels: Vec<(String, Snapshot)> = snapshot::approved_in(&args.snapshots)
+    let kernels: Vec<crate::report::matrix::KernelColumn> = snapshot::approved_in(&args.snapshots)
         .into_iter()
-        .map(|(id, path)| Ok((id, Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?)))
+        .map(|(id, path)| {
+            let snapshot = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
+            // The fingerprint is optional: snapshots approved before it existed have none.
+            let fingerprint = std::fs::read_to_string(path.with_file_name(snapshot::KERNEL_FILE))
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok());
+            Ok(crate::report::matrix::KernelColumn { id, snapshot, fingerprint })
+        })
         .collect::<anyhow::Result<_>>()?;
     if kernels.is_empty() {
         return Err(usage(format!("{} holds no approved snapshot", args.snapshots.display())));

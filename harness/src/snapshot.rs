@@ -17,6 +17,9 @@ use crate::verdict::Verdict;
 
 pub const FILE: &str = "snapshot.snap";
 pub const PENDING: &str = "snapshot.snap.new";
+/// Beside an approved snapshot: the fingerprint of the run it came from (uname, capabilities,
+/// the sysctls that decide verdicts), so the kernel matrix can say how the kernels' set-ups differ.
+pub const KERNEL_FILE: &str = "kernel.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -220,7 +223,7 @@ pub fn approved_in(dir: &Path) -> Vec<(String, PathBuf)> {
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().join(FILE)))
         .filter(|(_, p)| p.is_file())
         .collect();
-    found.sort();
+    found.sort_by(|a, b| version_numbers(&a.0).cmp(&version_numbers(&b.0)).then_with(|| a.0.cmp(&b.0)));
     found
 }
 
