@@ -52,7 +52,9 @@ pub const CASES: &[Case] = &[
         waiters,
     ),
     Case::new("sem.removed_while_waiting", &["sysv.sem.ipc_rmid_like_msg"], removed_while_waiting),
-    Case::new("sem.setall_ctime", &["sysv.sem.setall_updates_ctime"], setall_ctime),
+    Case::new("sem.setall_ctime", &["sysv.sem.setall_updates_ctime"], setall_ctime).stress(
+        "waits for the clock's next second (0-1 s): IPC times have 1 s resolution and nothing signals a new second",
+    ),
     Case::new(
         "sem.semop_model",
         &["sysv.sem.semop_array_all_or_nothing", "sysv.sem.value_never_negative", "sysv.sem.semop_returns_zero"],

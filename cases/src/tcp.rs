@@ -64,7 +64,8 @@ pub const CASES: &[Case] = &[
         ],
         connect,
     )
-    .timeout_ms(8000),
+    .timeout_ms(8000)
+    .stress("waits for TCP's first SYN retransmission (TCP_TIMEOUT_INIT, 1 s) to show an interrupted connect completing in the background"),
     Case::new(
         "tcp.bind_rules",
         &[

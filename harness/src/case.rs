@@ -29,6 +29,8 @@ pub struct Case {
     pub timeout_ms: u64,
     /// Runs alone, after the parallel cases (system-wide limits, timing-sensitive experiments).
     pub exclusive: bool,
+    /// Why this case may take longer than a second (`ci/bench` holds every other case to 1 s).
+    pub stress: Option<&'static str>,
 }
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
@@ -42,6 +44,7 @@ impl Case {
             needs: Needs { root: None, commands: &[] },
             timeout_ms: DEFAULT_TIMEOUT_MS,
             exclusive: false,
+            stress: None,
         }
     }
 
@@ -62,6 +65,12 @@ impl Case {
 
     pub const fn exclusive(mut self) -> Self {
         self.exclusive = true;
+        self
+    }
+
+    /// Marks a case allowed to take over a second, saying what it waits for.
+    pub const fn stress(mut self, why: &'static str) -> Self {
+        self.stress = Some(why);
         self
     }
 }

@@ -177,17 +177,20 @@ impl Ctx {
         self.spawn_reporting(body)?.finish(limit)
     }
 
-    /// Like [`Ctx::in_child`], as uid/gid 65534: the child drops root's privileges first (a
-    /// process that is not root runs the body as it is). A child that cannot drop them panics,
-    /// so it reports no value rather than running privileged.
+    /// Like [`Ctx::in_child`], as uid/gid 65534: the child drops root's privileges first; root
+    /// of a user namespace of its own (which has no 65534) drops its capabilities instead; any
+    /// other process runs the body as it is. A child that cannot drop them panics, so it reports
+    /// no value rather than running privileged.
     pub fn in_child_as_nobody<T: Serialize + serde::de::DeserializeOwned>(
         &mut self,
         body: impl FnOnce() -> T,
     ) -> anyhow::Result<(Option<T>, crate::proc::Exit)> {
         self.in_child(|| {
-            use crate::privilege::{drop_to, is_root, NOBODY};
+            use crate::privilege::{drop_capabilities, drop_to, is_root, NOBODY};
             if is_root() {
                 drop_to(NOBODY, NOBODY).expect("dropping to uid/gid 65534");
+            } else if nix::unistd::Uid::effective().is_root() {
+                drop_capabilities().expect("dropping the user namespace's capabilities");
             }
             body()
         })

@@ -3,6 +3,7 @@
 
 pub mod case;
 pub mod catalogue;
+pub mod clean;
 pub mod cli;
 pub mod ctx;
 pub mod fingerprint;

@@ -65,6 +65,8 @@ pub struct ClaimOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseReport {
     pub case: &'static str,
+    /// The case's stress marker: why it may take over a second.
+    pub stress: Option<&'static str>,
     pub outcomes: Vec<ClaimOutcome>,
     /// Everything the case observed, in the order it was recorded.
     pub observation: serde_json::Map<String, serde_json::Value>,
@@ -84,6 +86,10 @@ pub fn run(
     // Orphans of a worker's tree become our children, so killing a worker's process group can be
     // followed by reaping every member: when `run` returns, none of them is still alive.
     crate::proc::become_subreaper()?;
+    // What a killed run left (its runner is gone) goes before this run makes anything.
+    for (dir, done) in crate::clean::clean_stale(&std::env::temp_dir()) {
+        eprintln!("ipc-conform: cleaned up after a run that was killed ({}): {}", dir.display(), done.join("; "));
+    }
     let run_dir = RunDir::create()?;
     type Indexed<'a> = Vec<(usize, &'a Case)>;
     let (parallel, exclusive): (Indexed, Indexed) = cases.iter().enumerate().partition(|(_, c)| !c.exclusive);
@@ -117,6 +123,8 @@ struct RunDir {
 
 pub const RUN_DIR_PREFIX: &str = "ipc-conform-run-";
 pub const RUNNER_FILE: &str = "runner";
+/// `<case>.worker`: "<pid> <start time>" of the worker (the leader of its process group).
+pub const WORKER_SUFFIX: &str = ".worker";
 
 impl RunDir {
     fn create() -> anyhow::Result<Self> {
@@ -135,7 +143,7 @@ impl RunDir {
 fn missing_needs(case: &Case) -> Option<String> {
     if let Some(why) = case.needs.root {
         if !crate::privilege::is_root() {
-            return Some(format!("needs root ({why}); running as uid {}", nix::unistd::Uid::effective()));
+            return Some(format!("needs root ({why}); running as {}", crate::privilege::describe_user()));
         }
     }
     let missing: Vec<&str> = case.needs.commands.iter().copied().filter(|c| find_on_path(c).is_none()).collect();
@@ -151,6 +159,7 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
     let started = Instant::now();
     let mut report = CaseReport {
         case: case.name,
+        stress: case.stress,
         outcomes: Vec::new(),
         observation: serde_json::Map::new(),
         duration_ms: 0,
@@ -169,9 +178,10 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
     let log_path = run_dir.join(format!("{}.log", case.name));
     let stderr_path = run_dir.join(format!("{}.stderr", case.name));
     let timeout = Duration::from_millis((case.timeout_ms as f64 * options.timeout_scale) as u64);
-    let ended = std::fs::create_dir(&workdir)
-        .context("creating the worker directory")
-        .and_then(|()| supervise(case, options, &workdir, &log_path, &stderr_path, timeout));
+    let ended = std::fs::create_dir(&workdir).context("creating the worker directory").and_then(|()| {
+        let worker_file = run_dir.join(format!("{}{WORKER_SUFFIX}", case.name));
+        supervise(case, options, &workdir, &log_path, &stderr_path, &worker_file, timeout)
+    });
 
     let events = journal::read_events(&log_path);
     for resource in journal::outstanding(&events).iter().rev() {
@@ -240,10 +250,26 @@ fn supervise(
     workdir: &Path,
     log: &Path,
     stderr: &Path,
+    worker_file: &Path,
     timeout: Duration,
 ) -> anyhow::Result<WorkerEnd> {
     let err_file = File::create(stderr).context("creating the worker's stderr file")?;
-    let child = Command::new(&options.launcher.program)
+    let runner = std::process::id() as libc::pid_t;
+    let mut command = Command::new(&options.launcher.program);
+    // SAFETY: the closure runs in the forked child before exec and calls only async-signal-safe
+    // functions (prctl, getppid, _exit).
+    unsafe {
+        command.pre_exec(move || {
+            // A runner killed outright takes its workers with it; `clean` (or the next run)
+            // then kills what is left of their groups and replays their journals.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != runner {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let child = command
         .args(&options.launcher.args)
         .env(worker::ENV_CASE, case.name)
         .env(worker::ENV_LOG, log)
@@ -258,6 +284,9 @@ fn supervise(
         .spawn()
         .with_context(|| format!("starting the worker {}", options.launcher.program.display()))?;
     let pid = child.id() as i32;
+    let start = journal::process_start_time(pid).unwrap_or(0);
+    // Best effort: without it `clean` still replays the journal, and the worker dies with us.
+    let _ = std::fs::write(worker_file, format!("{pid} {start}\n"));
     // SAFETY: pidfd_open returns a new descriptor or -1.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     let exited_in_time = if raw >= 0 {

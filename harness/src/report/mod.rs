@@ -30,6 +30,9 @@ pub struct ClaimResult {
     pub observation: serde_json::Map<String, serde_json::Value>,
     pub case: String,
     pub duration_ms: u64,
+    /// Set for a case marked as a stress case: why it may take over a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stress: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +72,7 @@ impl RunReport {
                 observation: report.observation.clone(),
                 case: report.case.to_string(),
                 duration_ms: report.duration_ms,
+                stress: report.stress.map(str::to_string),
             });
         }
         let summary = summarise(results.iter().map(|r| r.verdict));
