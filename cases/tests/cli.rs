@@ -78,3 +78,110 @@ fn markdown_report_has_counts_and_quotes() {
     assert!(md.contains("| verdict | claims |"));
     assert!(md.contains("常量`PIPE_BUF`规定了内核缓冲区的大小"));
 }
+
+/// The fixture catalogue with one edit applied.
+fn broken_catalogue(dir: &std::path::Path, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/claims.toml")).unwrap();
+    assert!(text.contains(from), "the fixture no longer contains {from:?}");
+    let path = dir.join("claims.toml");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const CAPACITY_CLAIM: &str = "id = \"pipe.capacity.is_64k\"\narea = \"pipe\"\nnote = \"004_e097bafd742a43f3.txt\"\nline = 70\nquote = \"管道容量为64KB\"\n";
+
+#[rstest]
+#[case::duplicate_id("id = \"pipe.capacity.is_64k\"", "id = \"pipe.create.returns_two_fds\"", "duplicate id")]
+#[case::wrong_line(
+    "line = 70\nquote = \"管道容量为64KB\"",
+    "line = 71\nquote = \"管道容量为64KB\"",
+    "claim pipe.capacity.is_64k: the quote"
+)]
+#[case::line_past_the_end(
+    "line = 70\nquote = \"管道容量为64KB\"",
+    "line = 99999\nquote = \"管道容量为64KB\"",
+    "has no line 99999"
+)]
+#[case::missing_quote("quote = \"管道容量为64KB\"\n", "", "not a valid catalogue file")]
+#[case::empty_quote("quote = \"管道容量为64KB\"", "quote = \"\"", "claim pipe.capacity.is_64k: the quote is empty")]
+#[case::unknown_area(CAPACITY_CLAIM, &CAPACITY_CLAIM.replace("area = \"pipe\"", "area = \"pipes\""), "unknown area \"pipes\"")]
+#[case::not_toml("[[claim]]\nid = \"pipe.capacity.is_64k\"", "[[claim]\nid = ", "not a valid catalogue file")]
+fn a_malformed_catalogue_exits_2_naming_the_problem(#[case] from: &str, #[case] to: &str, #[case] expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = broken_catalogue(dir.path(), from, to);
+    for args in [vec!["list"], vec!["run", "pipe.capacity.*"]] {
+        let out = ipc_conform(&[&["--catalogue", catalogue.as_str()], args.as_slice()].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "nothing is reported from a broken catalogue");
+    }
+}
+
+#[rstest]
+#[case::filters_select_nothing(&["run", "--area", "fifo", "pipe.capacity.*"], "the filters contradict each other")]
+#[case::results_with_jobs(&["gate", "--results", "x.json", "--jobs", "2"], "cannot be used with")]
+#[case::results_with_timeout_scale(&["gate", "--results", "x.json", "--timeout-scale", "2"], "cannot be used with")]
+#[case::zero_timeout_scale(&["run", "--timeout-scale", "0"], "--timeout-scale must be a positive number")]
+#[case::unknown_subcommand(&["sweep"], "unrecognized subcommand")]
+#[case::clean_in_a_file(&["clean", "--tmpdir", "/dev/null"], "is not a directory")]
+fn contradictory_or_impossible_flags_exit_2(#[case] args: &[&str], #[case] expected: &str) {
+    let out = ipc_conform(args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+}
+
+/// A snapshot directory whose only kernel's approved snapshot is `text`.
+fn snapshots_with(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = dir.path().join("6.1.0-28-amd64-x86_64");
+    std::fs::create_dir(&kernel).unwrap();
+    let file = kernel.join("snapshot.snap");
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+const REPORTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../reports");
+
+fn approved_text() -> String {
+    let (_, path) = harness::snapshot::approved_in(std::path::Path::new(REPORTS)).into_iter().next().unwrap();
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[rstest]
+#[case::truncated(|t: &str| t[..t.len() / 2].to_string())]
+#[case::unknown_verdict(|t: &str| t.replacen("\"verdict\": \"holds\"", "\"verdict\": \"maybe\"", 1))]
+#[case::not_json(|t: &str| t.replace("\"claims\": [", "\"claims\": <"))]
+#[case::empty(|_: &str| String::new())]
+fn a_corrupt_snapshot_exits_2_naming_the_file(#[case] corrupt: fn(&str) -> String) {
+    let (dir, file) = snapshots_with(&corrupt(&approved_text()));
+    let snapshots = dir.path().to_str().unwrap();
+    for args in [vec!["matrix", "--snapshots", snapshots], vec!["diff", file.to_str().unwrap(), file.to_str().unwrap()]]
+    {
+        let out = ipc_conform(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("snapshot.snap"), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}: nothing partial on stdout");
+    }
+}
+
+#[test]
+fn an_unwritable_report_directory_exits_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.json");
+    let run = ipc_conform(&["run", "pipe.capacity.*", "--format", "json", "-o", results.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    // Root may write anywhere permissions allow; a path through a regular file is unwritable to all.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let reports = blocker.join("reports");
+    for args in [
+        vec!["gate", "--accept", "--results", results.to_str().unwrap(), "--snapshots", reports.to_str().unwrap()],
+        vec!["matrix", "--snapshots", REPORTS, "-o", reports.join("MATRIX.md").to_str().unwrap()],
+    ] {
+        let out = ipc_conform(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("a-file"), "{args:?}: {}", stderr(&out));
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "only the results and the blocking file: {left:?}");
+}

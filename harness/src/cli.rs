@@ -55,6 +55,17 @@ enum Command {
     Diff(DiffArgs),
     /// The claims x kernels table of the approved snapshots.
     Matrix(MatrixArgs),
+    /// Remove what runs that were killed left behind (their run directories under $TMPDIR, the
+    /// processes and IPC objects their journals name); live runs and other programs' objects are
+    /// not touched.
+    Clean(CleanArgs),
+}
+
+#[derive(Parser, Debug)]
+struct CleanArgs {
+    /// Where runs keep their directories (default: $TMPDIR, else /tmp).
+    #[arg(long, value_name = "DIR")]
+    tmpdir: Option<PathBuf>,
 }
 
 #[derive(Parser, Debug)]
@@ -66,7 +77,7 @@ struct GateArgs {
     #[arg(long)]
     accept: bool,
     /// Gate a saved `run --format json` result instead of running the suite.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["jobs", "timeout_scale"])]
     results: Option<PathBuf>,
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -216,6 +227,7 @@ fn dispatch(cli: Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Resul
         Command::Gate(args) => cmd_gate(&catalogue, &notes, registry, args),
         Command::Diff(args) => cmd_diff(args),
         Command::Matrix(args) => cmd_matrix(args),
+        Command::Clean(args) => cmd_clean(args),
     }
 }
 
@@ -235,12 +247,20 @@ pub fn select<'a>(catalogue: &'a Catalogue, areas: &[String], patterns: &[String
         }
         globs.push(glob);
     }
-    Ok(catalogue
+    let selected: Vec<&Claim> = catalogue
         .claims
         .iter()
         .filter(|c| areas.is_empty() || areas.contains(&c.area))
         .filter(|c| globs.is_empty() || globs.iter().any(|g| g.matches(&c.id)))
-        .collect())
+        .collect();
+    if selected.is_empty() {
+        return Err(usage(format!(
+            "the filters contradict each other: no claim of area {} matches {}",
+            areas.join(" or "),
+            patterns.join(" or ")
+        )));
+    }
+    Ok(selected)
 }
 
 /// The cases that decide any of `claims`, in registry order.
@@ -436,25 +456,56 @@ fn load_snapshot_any(path: &Path) -> anyhow::Result<Snapshot> {
     Snapshot::load(&file).map_err(|e| usage(format!("{e:#}")))
 }
 
-/// Writes the approved snapshot and the human documents of one kernel.
+/// Writes the approved snapshot and the human documents of one kernel. All or nothing: the files
+/// are written into a staging directory beside the kernel's, which then replaces it.
 pub fn write_kernel_reports(dir: &Path, report: &RunReport, notes: &Notes) -> anyhow::Result<()> {
-    let kernel_dir = dir.join(&report.kernel.id);
-    std::fs::create_dir_all(kernel_dir.join("notes"))
-        .map_err(|e| usage(format!("cannot create {}: {e}", kernel_dir.display())))?;
-    emit(Some(&kernel_dir.join(snapshot::FILE)), &Snapshot::of(report).to_insta_file())?;
-    emit(Some(&kernel_dir.join(snapshot::KERNEL_FILE)), &(serde_json::to_string_pretty(&report.kernel)? + "\n"))?;
-    emit(Some(&kernel_dir.join("report.md")), &crate::report::markdown::render(report))?;
+    let mut files: Vec<(PathBuf, String)> = vec![
+        (PathBuf::from(snapshot::FILE), Snapshot::of(report).to_insta_file()),
+        (PathBuf::from(snapshot::KERNEL_FILE), serde_json::to_string_pretty(&report.kernel)? + "\n"),
+        (PathBuf::from("report.md"), crate::report::markdown::render(report)),
+    ];
     for note in notes.names() {
         if let Some(md) = crate::report::annotated::render(report, notes, note, "../report.md") {
-            emit(Some(&kernel_dir.join("notes").join(format!("{}.md", note.trim_end_matches(".txt")))), &md)?;
+            files.push((Path::new("notes").join(format!("{}.md", note.trim_end_matches(".txt"))), md));
         }
     }
-    let _ = std::fs::remove_file(kernel_dir.join(snapshot::PENDING));
+    std::fs::create_dir_all(dir).map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(dir)
+        .map_err(|e| usage(format!("cannot write in {}: {e}", dir.display())))?;
+    std::fs::create_dir(staging.path().join("notes")).context("creating the staging notes directory")?;
+    for (relative, text) in &files {
+        emit(Some(&staging.path().join(relative)), text)?;
+    }
+    let kernel_dir = dir.join(&report.kernel.id);
+    let retired = dir.join(format!(".retired-{}", report.kernel.id));
+    let _ = std::fs::remove_dir_all(&retired);
+    if kernel_dir.exists() {
+        std::fs::rename(&kernel_dir, &retired)
+            .map_err(|e| usage(format!("cannot replace {}: {e}", kernel_dir.display())))?;
+    }
+    let staged = staging.keep();
+    if let Err(e) = std::fs::rename(&staged, &kernel_dir) {
+        // Put the previous reports back: a failed approval leaves what was there.
+        let _ = std::fs::rename(&retired, &kernel_dir);
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(usage(format!("cannot write {}: {e}", kernel_dir.display())));
+    }
+    let _ = std::fs::remove_dir_all(&retired);
     Ok(())
 }
 
 fn cmd_gate(catalogue: &Catalogue, notes: &Notes, registry: &Registry, args: GateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    // A corrupt approved snapshot is found before the suite runs, not after.
+    if args.results.is_none() && !args.accept {
+        let id = crate::fingerprint::probe(&catalogue.fingerprint).id;
+        let path = args.snapshots.join(id).join(snapshot::FILE);
+        if path.is_file() {
+            Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
+        }
+    }
     let report = match &args.results {
         Some(path) => load_results(path)?,
         None => {
@@ -531,6 +582,24 @@ fn cmd_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     println!("{} claim(s) differ between {} and {}:", diffs.len(), before.kernel, after.kernel);
     print!("{}", snapshot::render_diff(&diffs, &before.kernel, &after.kernel));
     Ok(ExitCode::from(1))
+}
+
+fn cmd_clean(args: CleanArgs) -> anyhow::Result<ExitCode> {
+    let tmp = args.tmpdir.unwrap_or_else(std::env::temp_dir);
+    if !tmp.is_dir() {
+        return Err(usage(format!("{} is not a directory", tmp.display())));
+    }
+    let cleaned = crate::clean::clean_stale(&tmp);
+    if cleaned.is_empty() {
+        println!("clean: nothing to clean in {} (no run directory of a killed run)", tmp.display());
+    }
+    for (dir, done) in &cleaned {
+        println!("clean: {}", dir.display());
+        for action in done {
+            println!("  {action}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
