@@ -230,14 +230,20 @@ fn outlives_process(ctx: &mut Ctx) -> anyhow::Result<()> {
     let mut maker = ctx.spawn(|| {
         let private = libc::IPC_PRIVATE;
         let made = (|| {
-            let q = msg::get(private, libc::IPC_CREAT | 0o600)?;
-            journal.created(Resource::SysvMsg { id: q, key: private });
+            let q = journal.create_journaled(
+                || msg::get(private, libc::IPC_CREAT | 0o600),
+                |&id| Resource::SysvMsg { id, key: private },
+            )?;
             msg::send(q, 1, b"left behind", 0)?;
-            let s = sem::get(private, 1, libc::IPC_CREAT | 0o600)?;
-            journal.created(Resource::SysvSem { id: s, key: private });
+            let s = journal.create_journaled(
+                || sem::get(private, 1, libc::IPC_CREAT | 0o600),
+                |&id| Resource::SysvSem { id, key: private },
+            )?;
             sem::setval(s, 0, 5)?;
-            let m = shm::get(private, 4096, libc::IPC_CREAT | 0o600)?;
-            journal.created(Resource::SysvShm { id: m, key: private });
+            let m = journal.create_journaled(
+                || shm::get(private, 4096, libc::IPC_CREAT | 0o600),
+                |&id| Resource::SysvShm { id, key: private },
+            )?;
             shm::Attachment::attach(m, 4096, 0)?.write(0, 0x5a);
             Ok::<_, Errno>(format!("{q} {s} {m}"))
         })();

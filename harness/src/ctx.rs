@@ -63,6 +63,29 @@ impl ChildJournal {
     pub fn created(&self, resource: Resource) {
         self.log.write(&Event::Created { resource });
     }
+
+    /// As [`Ctx::create_journaled`], from a forked child.
+    pub fn create_journaled<T, E>(
+        &self,
+        make: impl FnOnce() -> Result<T, E>,
+        resource: impl FnOnce(&T) -> Resource,
+    ) -> Result<T, E> {
+        journal_creation(&self.log, make, resource)
+    }
+}
+
+fn journal_creation<T, E>(
+    log: &EventLog,
+    make: impl FnOnce() -> Result<T, E>,
+    resource: impl FnOnce(&T) -> Resource,
+) -> Result<T, E> {
+    log.write(&Event::Creating);
+    let made = make();
+    match &made {
+        Ok(value) => log.write(&Event::Created { resource: resource(value) }),
+        Err(_) => log.write(&Event::NotCreated),
+    }
+    made
 }
 
 pub struct Ctx {
@@ -131,6 +154,16 @@ impl Ctx {
 
     pub fn created(&mut self, resource: Resource) {
         self.log.write(&Event::Created { resource });
+    }
+
+    /// Makes an object whose identity only the call's result gives (a System V id), journaling
+    /// it so that a watchdog kill cannot fall between its birth and its journal line.
+    pub fn create_journaled<T, E>(
+        &mut self,
+        make: impl FnOnce() -> Result<T, E>,
+        resource: impl FnOnce(&T) -> Resource,
+    ) -> Result<T, E> {
+        journal_creation(&self.log, make, resource)
     }
 
     /// A journal a forked child may write to: what it creates is removed after the run even if

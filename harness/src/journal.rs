@@ -59,6 +59,11 @@ pub enum Event {
         verdict: Verdict,
         explanation: String,
     },
+    /// About to make an object whose identity only the call's result gives (a System V id):
+    /// until the matching `Created` or `NotCreated`, the watchdog holds its kill (briefly), so
+    /// a kill cannot fall between the object's birth and its journal line.
+    Creating,
+    NotCreated,
     Created {
         resource: Resource,
     },
@@ -103,6 +108,19 @@ impl EventLog {
 pub fn read_events(path: &Path) -> Vec<Event> {
     let Ok(file) = File::open(path) else { return Vec::new() };
     BufReader::new(file).lines().map_while(Result::ok).filter_map(|line| serde_json::from_str(&line).ok()).collect()
+}
+
+/// Whether a `Creating` is still waiting for its `Created` or `NotCreated`.
+pub fn creation_in_flight(events: &[Event]) -> bool {
+    let mut open = 0usize;
+    for e in events {
+        match e {
+            Event::Creating => open += 1,
+            Event::Created { .. } | Event::NotCreated => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    open > 0
 }
 
 /// Resources created and not released, in creation order.

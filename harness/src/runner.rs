@@ -203,7 +203,7 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
                 decided.push((claim, Decision::new(verdict, explanation)));
             }
             Event::Finished { error } => finished = Some(error),
-            Event::Created { .. } | Event::Released { .. } => {}
+            Event::Created { .. } | Event::Released { .. } | Event::Creating | Event::NotCreated => {}
         }
     }
     let failure: Option<String> = match (&ended, &finished) {
@@ -296,6 +296,9 @@ fn supervise(
     } else {
         wait_without_pidfd(&child, timeout)?
     };
+    if !exited_in_time {
+        hold_kill_while_creating(log);
+    }
     // The worker is a zombie or still running: either way its pid still names its group. Kill
     // the group, then reap it whole: the worker, and every member reparented to us on the way.
     let status = kill_and_reap_group(pid)?;
@@ -303,6 +306,17 @@ fn supervise(
         return Ok(WorkerEnd::TimedOut);
     }
     Ok(WorkerEnd::Exited(status))
+}
+
+/// A worker at its deadline may be between making a System V object and journaling its id (a
+/// few microseconds): let that finish, for at most CREATION_GRACE, so the object can be removed.
+const CREATION_GRACE: Duration = Duration::from_millis(50);
+
+fn hold_kill_while_creating(log: &Path) {
+    let until = Instant::now() + CREATION_GRACE;
+    while journal::creation_in_flight(&journal::read_events(log)) && Instant::now() < until {
+        std::thread::yield_now();
+    }
 }
 
 /// SIGKILLs process group `pgid` and reaps its members until none is left; returns how the

@@ -14,8 +14,10 @@ impl MsgQueue {
     /// Creates a new queue: `key` is IPC_PRIVATE or a key of the suite's own files, always with
     /// IPC_CREAT | IPC_EXCL, so an existing object is never taken over.
     pub fn create(ctx: &mut Ctx, key: libc::key_t, mode: i32) -> Result<MsgQueue, Errno> {
-        let id = get(key, libc::IPC_CREAT | libc::IPC_EXCL | mode)?;
-        ctx.created(Resource::SysvMsg { id, key });
+        let id = ctx.create_journaled(
+            || get(key, libc::IPC_CREAT | libc::IPC_EXCL | mode),
+            |&id| Resource::SysvMsg { id, key },
+        )?;
         Ok(MsgQueue { id })
     }
 

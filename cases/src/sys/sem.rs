@@ -32,8 +32,10 @@ impl SemSet {
     /// Creates a new set of `nsems` semaphores: IPC_PRIVATE or a key of the suite's own files,
     /// always with IPC_CREAT | IPC_EXCL.
     pub fn create(ctx: &mut Ctx, key: libc::key_t, nsems: i32, mode: i32) -> Result<SemSet, Errno> {
-        let id = get(key, nsems, libc::IPC_CREAT | libc::IPC_EXCL | mode)?;
-        ctx.created(Resource::SysvSem { id, key });
+        let id = ctx.create_journaled(
+            || get(key, nsems, libc::IPC_CREAT | libc::IPC_EXCL | mode),
+            |&id| Resource::SysvSem { id, key },
+        )?;
         Ok(SemSet { id })
     }
 

@@ -14,8 +14,10 @@ impl Segment {
     /// Creates a new segment: IPC_PRIVATE or a key of the suite's own files, always with
     /// IPC_CREAT | IPC_EXCL.
     pub fn create(ctx: &mut Ctx, key: libc::key_t, size: usize, mode: i32) -> Result<Segment, Errno> {
-        let id = get(key, size, libc::IPC_CREAT | libc::IPC_EXCL | mode)?;
-        ctx.created(Resource::SysvShm { id, key });
+        let id = ctx.create_journaled(
+            || get(key, size, libc::IPC_CREAT | libc::IPC_EXCL | mode),
+            |&id| Resource::SysvShm { id, key },
+        )?;
         Ok(Segment { id })
     }
 
