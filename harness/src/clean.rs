@@ -10,7 +10,7 @@
 //! objects.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::journal;
 use crate::runner::{RUNNER_FILE, RUN_DIR_PREFIX, WORKER_SUFFIX};
@@ -57,12 +57,7 @@ fn group_members(pgid: i32) -> Vec<i32> {
         .flatten()
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().is_some_and(|stat| {
-                // Fields after "(comm) ": state, ppid, pgrp.
-                stat.rfind(')').and_then(|i| stat[i + 2..].split_whitespace().nth(2)?.parse::<i32>().ok()) == Some(pgid)
-            })
-        })
+        .filter(|&pid| crate::proc::stat_fields(pid).and_then(|f| f.get(2)?.parse::<i32>().ok()) == Some(pgid))
         .collect()
 }
 
@@ -81,16 +76,7 @@ fn kill_worker_group(pid: i32, start_time: u64) -> Option<String> {
     }
     // SAFETY: kill has no memory effects; the group is the worker's (see above).
     unsafe { libc::kill(-pid, libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for member in &members {
-        // SAFETY: pidfd_open returns a new descriptor or -1 (the member is already gone).
-        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, *member, 0) };
-        if raw >= 0 {
-            // SAFETY: a descriptor we own; it becomes readable when the process exits.
-            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw as i32) };
-            let _ = crate::proc::poll_readable(&fd, deadline.saturating_duration_since(Instant::now()));
-        }
-    }
+    crate::proc::wait_gone(&members, Duration::from_secs(5));
     Some(format!("killed process group {pid} ({} process(es))", members.len()))
 }
 

@@ -498,16 +498,17 @@ pub fn write_kernel_reports(dir: &Path, report: &RunReport, notes: &Notes) -> an
 
 fn cmd_gate(catalogue: &Catalogue, notes: &Notes, registry: &Registry, args: GateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    // A corrupt approved snapshot is found before the suite runs, not after.
-    if args.results.is_none() && !args.accept {
-        let id = crate::fingerprint::probe(&catalogue.fingerprint).id;
-        let path = args.snapshots.join(id).join(snapshot::FILE);
-        if path.is_file() {
-            Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
-        }
-    }
-    let report = match &args.results {
-        Some(path) => load_results(path)?,
+    let saved = args.results.as_deref().map(load_results).transpose()?;
+    let kernel_id =
+        saved.as_ref().map_or_else(|| crate::fingerprint::probe(&catalogue.fingerprint).id, |r| r.kernel.id.clone());
+    let approved_path = args.snapshots.join(&kernel_id).join(snapshot::FILE);
+    // Loaded before the suite runs: a corrupt approved snapshot costs no run.
+    let approved = match args.accept || !approved_path.is_file() {
+        true => None,
+        false => Some(Snapshot::load(&approved_path).map_err(|e| usage(format!("{e:#}")))?),
+    };
+    let report = match saved {
+        Some(report) => report,
         None => {
             let options = run_options(args.jobs, args.timeout_scale)?;
             let claims = select(catalogue, &[], &[])?;
@@ -538,9 +539,7 @@ fn cmd_gate(catalogue: &Catalogue, notes: &Notes, registry: &Registry, args: Gat
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let approved_path = args.snapshots.join(id).join(snapshot::FILE);
-    if approved_path.is_file() {
-        let approved = Snapshot::load(&approved_path).map_err(|e| usage(format!("{e:#}")))?;
+    if let Some(approved) = approved {
         let diffs = snapshot::diff(&approved, &today);
         if diffs.is_empty() {
             println!(

@@ -4,7 +4,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::FromRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -142,10 +141,7 @@ pub fn outstanding(events: &[Event]) -> Vec<Resource> {
 
 /// The start time field of /proc/<pid>/stat, which tells a pid from a reused one.
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 2..];
-    // Fields after comm start at field 3 (state); starttime is field 22.
-    after_comm.split_whitespace().nth(22 - 3)?.parse().ok()
+    crate::proc::stat_fields(pid)?.get(22 - 3)?.parse().ok()
 }
 
 /// Removes one resource if it is still the one that was created. Returns what was done, for the
@@ -161,13 +157,11 @@ pub fn remove(resource: &Resource) -> Option<String> {
             if process_start_time(*pid) != Some(*start_time) {
                 return None;
             }
-            // SAFETY: pidfd_open returns a new descriptor or -1.
-            let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, *pid, 0) };
+            // Opened before the kill, so the pid cannot be reused in between.
+            let pidfd = crate::proc::pidfd_open(nix::unistd::Pid::from_raw(*pid));
             // SAFETY: kill has no memory effects; the start time check makes the pid ours.
             let r = unsafe { libc::kill(*pid, libc::SIGKILL) };
-            if pidfd >= 0 {
-                // SAFETY: a descriptor we own; readable once the process has exited.
-                let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(pidfd as i32) };
+            if let Some(fd) = pidfd {
                 let _ = crate::proc::poll_readable(&fd, std::time::Duration::from_secs(2));
             }
             // The runner is a subreaper, so an orphan that escaped the group is now its child.

@@ -70,7 +70,8 @@ pub fn spawn(body: impl FnOnce() -> i32) -> anyhow::Result<Child> {
     }
 }
 
-fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+/// A descriptor that becomes readable when `pid` exits, or None (gone already, or no pidfd_open).
+pub fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     // SAFETY: a non-negative return is a descriptor we now own.
@@ -279,10 +280,24 @@ pub struct Sample {
     pub wchan: Option<String>,
 }
 
+/// The fields of /proc/<pid>/stat after "(comm)": index 0 is field 3 (state), 2 is pgrp,
+/// 19 is starttime (field 22).
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace().map(str::to_string).collect())
+}
+
+/// Waits (up to `within`) for each of `pids` that still exists to exit.
+pub fn wait_gone(pids: &[i32], within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    for fd in pids.iter().filter_map(|&p| pidfd_open(Pid::from_raw(p))) {
+        let _ = poll_readable(&fd, deadline.saturating_duration_since(std::time::Instant::now()));
+    }
+}
+
 /// One reading of a process's scheduler state and current system call.
 pub fn sample(pid: i32) -> Option<Sample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
+    let state = stat_fields(pid)?.first()?.chars().next()?;
     let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok());

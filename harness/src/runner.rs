@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -287,14 +287,9 @@ fn supervise(
     let start = journal::process_start_time(pid).unwrap_or(0);
     // Best effort: without it `clean` still replays the journal, and the worker dies with us.
     let _ = std::fs::write(worker_file, format!("{pid} {start}\n"));
-    // SAFETY: pidfd_open returns a new descriptor or -1.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let exited_in_time = if raw >= 0 {
-        // SAFETY: a non-negative return is a descriptor we own.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-        crate::proc::poll_readable(&pidfd, timeout)?
-    } else {
-        wait_without_pidfd(&child, timeout)?
+    let exited_in_time = match crate::proc::pidfd_open(nix::unistd::Pid::from_raw(pid)) {
+        Some(pidfd) => crate::proc::poll_readable(&pidfd, timeout)?,
+        None => wait_without_pidfd(&child, timeout)?,
     };
     if !exited_in_time {
         hold_kill_while_creating(log);
