@@ -9,7 +9,7 @@ use std::process::Command;
 
 use rstest::rstest;
 use serde_json::Value;
-use serial_test::serial;
+use serial_test::file_serial;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ipc-conform");
 
@@ -77,7 +77,7 @@ fn ptys() -> usize {
 #[case::mmap("mmap", 20)]
 #[case::sysv("sysv", 80)]
 #[case::socket("socket", 160)]
-#[serial]
+#[file_serial(machine_wide)]
 fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, #[case] at_least: usize) {
     let tmp = private_tmp();
     let tmp = tmp.path();
@@ -123,7 +123,7 @@ fn every_claim_of_the_area_gets_a_verdict_that_is_not_error(#[case] area: &str, 
 /// runner removes what their journals list.
 #[rstest]
 #[case::sysv("sysv")]
-#[serial]
+#[file_serial(machine_wide)]
 fn workers_killed_mid_case_leave_nothing(#[case] area: &str) {
     let tmp = private_tmp();
     let tmp = tmp.path();

@@ -3,6 +3,7 @@
 use std::process::{Command, Output};
 
 use rstest::rstest;
+use serial_test::file_parallel;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ipc-conform");
 
@@ -15,6 +16,7 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn list_json_has_the_claim_fields() {
     let out = ipc_conform(&["list", "--format", "json"]);
     assert!(out.status.success());
@@ -27,6 +29,7 @@ fn list_json_has_the_claim_fields() {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn explain_shows_the_trace_and_what_the_kernel_did() {
     let out = ipc_conform(&["explain", "pipe.capacity.is_64k"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -44,6 +47,7 @@ fn explain_shows_the_trace_and_what_the_kernel_did() {
 #[case::bad_format(&["run", "--format", "yaml"], "invalid value 'yaml'")]
 #[case::missing_catalogue(&["--catalogue", "/nonexistent/claims.toml", "list"], "cannot read catalogue")]
 #[case::missing_notes(&["--notes", "/nonexistent", "list"], "notes directory")]
+#[file_parallel(machine_wide)]
 fn bad_usage_exits_2_naming_the_problem(#[case] args: &[&str], #[case] expected: &str) {
     let out = ipc_conform(args);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -52,6 +56,7 @@ fn bad_usage_exits_2_naming_the_problem(#[case] args: &[&str], #[case] expected:
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn a_catalogue_with_a_wrong_quote_exits_2_naming_the_claim() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/claims.toml")).unwrap();
@@ -64,6 +69,7 @@ fn a_catalogue_with_a_wrong_quote_exits_2_naming_the_claim() {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn run_output_to_an_unwritable_place_exits_2_and_writes_nothing() {
     let out = ipc_conform(&["run", "pipe.capacity.is_64k", "--output", "/nonexistent/dir/report.json"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -71,6 +77,7 @@ fn run_output_to_an_unwritable_place_exits_2_and_writes_nothing() {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn markdown_report_has_counts_and_quotes() {
     let out = ipc_conform(&["run", "pipe.pipe_buf.*", "--format", "markdown"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -124,6 +131,7 @@ fn a_malformed_catalogue_exits_2_naming_the_problem(#[case] from: &str, #[case] 
 #[case::zero_timeout_scale(&["run", "--timeout-scale", "0"], "--timeout-scale must be a positive number")]
 #[case::unknown_subcommand(&["sweep"], "unrecognized subcommand")]
 #[case::clean_in_a_file(&["clean", "--tmpdir", "/dev/null"], "is not a directory")]
+#[file_parallel(machine_wide)]
 fn contradictory_or_impossible_flags_exit_2(#[case] args: &[&str], #[case] expected: &str) {
     let out = ipc_conform(args);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -152,6 +160,7 @@ fn approved_text() -> String {
 #[case::unknown_verdict(|t: &str| t.replacen("\"verdict\": \"holds\"", "\"verdict\": \"maybe\"", 1))]
 #[case::not_json(|t: &str| t.replace("\"claims\": [", "\"claims\": <"))]
 #[case::empty(|_: &str| String::new())]
+#[file_parallel(machine_wide)]
 fn a_corrupt_snapshot_exits_2_naming_the_file(#[case] corrupt: fn(&str) -> String) {
     let (dir, file) = snapshots_with(&corrupt(&approved_text()));
     let snapshots = dir.path().to_str().unwrap();
@@ -165,6 +174,7 @@ fn a_corrupt_snapshot_exits_2_naming_the_file(#[case] corrupt: fn(&str) -> Strin
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn an_unwritable_report_directory_exits_2_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results.json");

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use harness::report::RunReport;
 use harness::snapshot::{self, Snapshot};
-use serial_test::serial;
+use serial_test::file_parallel;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ipc-conform");
 
@@ -24,7 +24,7 @@ fn run_suite() -> (RunReport, Vec<u8>) {
 }
 
 #[test]
-#[serial]
+#[file_parallel(machine_wide)]
 fn this_kernel_matches_its_approved_snapshot() {
     let (report, raw) = run_suite();
     let today = Snapshot::of(&report);
@@ -61,7 +61,7 @@ fn this_kernel_matches_its_approved_snapshot() {
 }
 
 #[test]
-#[serial]
+#[file_parallel(machine_wide)]
 fn two_runs_give_the_same_snapshot() {
     let (first, _) = run_suite();
     let (second, _) = run_suite();
@@ -71,6 +71,7 @@ fn two_runs_give_the_same_snapshot() {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn a_flipped_verdict_in_a_copy_fails_the_gate_naming_the_claim() {
     let (report, raw) = run_suite();
     let copy = tempfile::tempdir().unwrap();
@@ -120,6 +121,7 @@ fn two_kernels() -> (tempfile::TempDir, String, String) {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn a_kernel_without_a_snapshot_passes_compares_with_the_nearest_and_leaves_a_pending_one() {
     let (dir, saved, changed) = two_kernels();
     let out = Command::new(BIN)
@@ -136,6 +138,7 @@ fn a_kernel_without_a_snapshot_passes_compares_with_the_nearest_and_leaves_a_pen
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn matrix_and_diff_show_only_the_claim_that_differs() {
     let (dir, saved, changed) = two_kernels();
     let accept = Command::new(BIN)

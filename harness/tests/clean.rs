@@ -5,6 +5,8 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use serial_test::file_parallel;
+
 use harness::clean;
 use harness::journal::{process_start_time, Event, EventLog, Resource};
 use harness::runner::{RUNNER_FILE, RUN_DIR_PREFIX, WORKER_SUFFIX};
@@ -50,6 +52,7 @@ fn run_dir(tmp: &Path, name: &str, runner: Option<&str>) -> std::path::PathBuf {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn clean_removes_a_dead_runs_leftovers_and_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
 
@@ -92,6 +95,7 @@ fn clean_removes_a_dead_runs_leftovers_and_nothing_else() {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn clean_never_kills_a_reused_pid() {
     let tmp = tempfile::tempdir().unwrap();
     let dead = run_dir(tmp.path(), "dead", Some(&dead_identity()));

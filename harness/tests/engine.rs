@@ -11,7 +11,7 @@ use harness::journal::Resource;
 use harness::runner::{self, CaseReport, Launcher, RunOptions};
 use harness::{Case, Ctx, Decision, Registry, Verdict};
 use rstest::rstest;
-use serial_test::serial;
+use serial_test::{file_parallel, file_serial, serial};
 
 fn decides(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("answer", 42);
@@ -112,6 +112,7 @@ fn alive(pid: u64) -> bool {
 }
 
 #[test]
+#[file_parallel(machine_wide)]
 fn a_deciding_case_reports_its_verdict_and_observation() {
     let report = run("selftest.decides");
     assert_eq!(only(&report).verdict, Verdict::Holds);
@@ -120,6 +121,7 @@ fn a_deciding_case_reports_its_verdict_and_observation() {
 
 #[test]
 #[serial]
+#[file_parallel(machine_wide)]
 fn a_hung_case_becomes_error_within_its_deadline_and_leaves_no_process() {
     let started = Instant::now();
     let report = run("selftest.hangs");
@@ -141,6 +143,7 @@ fn a_hung_case_becomes_error_within_its_deadline_and_leaves_no_process() {
 #[case::panic_gives_the_message("selftest.panics", Verdict::Error, "deliberate panic in a case")]
 #[case::undecided_claim("selftest.decides_nothing", Verdict::Error, "without deciding")]
 #[case::unmet_need_is_skipped("selftest.needs_missing_command", Verdict::Skipped, "ipc-conform-no-such-command")]
+#[file_parallel(machine_wide)]
 fn a_misbehaving_case_gets_the_right_verdict(#[case] case: &str, #[case] verdict: Verdict, #[case] needle: &str) {
     let d = only(&run(case)).clone();
     assert_eq!(d.verdict, verdict, "{case}: {}", d.explanation);
@@ -149,6 +152,7 @@ fn a_misbehaving_case_gets_the_right_verdict(#[case] case: &str, #[case] verdict
 
 #[test]
 #[serial]
+#[file_parallel(machine_wide)]
 fn the_journal_cleans_up_after_a_killed_worker() {
     let dir = tempfile::tempdir().unwrap();
     let outside: PathBuf = dir.path().join("outside-the-workdir");
@@ -169,6 +173,7 @@ fn the_journal_cleans_up_after_a_killed_worker() {
 
 #[test]
 #[serial]
+#[file_serial(machine_wide)]
 fn a_run_leaves_no_run_directory() {
     let tmp = std::env::temp_dir();
     let count = || {
