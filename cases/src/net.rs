@@ -167,19 +167,50 @@ pub fn unacked(fd: &impl AsRawFd) -> Result<i32, Errno> {
     Ok(n)
 }
 
-/// Polls observable state until `reached` holds or `within` passes (1 ms between looks).
-pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool) -> bool {
+/// Bytes queued on a stream socket that were never sent (SIOCOUTQNSD).
+pub fn unsent(fd: &impl AsRawFd) -> Result<i32, Errno> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQNSD writes an int.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCOUTQNSD, &mut n) })?;
+    Ok(n)
+}
+
+/// More than any loopback socket buffer: a sender that takes this much never fills.
+const NEVER_FULL_BYTES: usize = 256 << 20;
+
+/// Fills a non-blocking TCP sender whose peer does not read until the kernel shows that it is
+/// full and stays so: nothing in flight (every byte sent was acknowledged, SIOCOUTQ equals
+/// SIOCOUTQNSD), bytes still waiting to be sent (the peer's window is closed), and a top-up after
+/// that takes nothing. One EAGAIN alone proves little: acknowledgements still in flight and the
+/// send buffer's growth free room afterwards, and on a slow or one-CPU machine they arrive late.
+/// Returns the bytes taken, or what the kernel showed instead of a full, stable queue.
+pub fn fill_until_window_closed(
+    sender: &(impl std::os::fd::AsFd + AsRawFd),
+    within: std::time::Duration,
+) -> Result<usize, String> {
     let deadline = std::time::Instant::now() + within;
+    let mut taken = 0;
+    let mut topped_up = false;
     loop {
-        if reached() {
-            return true;
+        let added = crate::util::fill_nonblocking(sender, 65536).map_err(|e| format!("{e:#}"))?;
+        taken += added;
+        if taken > NEVER_FULL_BYTES {
+            return Err(format!("took {taken} bytes without EAGAIN"));
         }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let settled =
+            crate::util::wait_until(left, || matches!((unacked(sender), unsent(sender)), (Ok(q), Ok(u)) if q == u));
+        if !settled {
+            let (q, u) = (unacked(sender), unsent(sender));
+            return Err(format!("bytes still in flight after {within:?} (SIOCOUTQ {q:?}, SIOCOUTQNSD {u:?})"));
+        }
+        if topped_up && added == 0 && unsent(sender).is_ok_and(|u| u > 0) {
+            return Ok(taken);
+        }
+        topped_up = true;
         if std::time::Instant::now() >= deadline {
-            return false;
+            return Err(format!("not full and stable within {within:?} (took {taken} bytes)"));
         }
-        // A pause between looks, not a synchronisation: only `reached` ends the wait early,
-        // and states like SIOCOUTQ have no descriptor event to sleep on.
-        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::net::{
     bind_v4, connect_v4, enter_private_netns, in_initial_netns, local_port, recvfrom, sendto_v4, set_int_option,
-    socket, tcp_info, wait_until, LOOPBACK, NOT_RECEIVED_WITHIN,
+    socket, tcp_info, LOOPBACK, NOT_RECEIVED_WITHIN,
 };
+use crate::util::wait_until;
 
 pub const CASES: &[Case] = &[
     Case::new(

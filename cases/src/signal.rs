@@ -18,7 +18,7 @@ use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, 
 use nix::unistd::{pause, pipe2, write, Pid};
 use serde::{Deserialize, Serialize};
 
-use crate::util::{blocked_obs, exec, read_some, read_text};
+use crate::util::{blocked_obs, exec, read_some, read_text, wait_until};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -671,13 +671,21 @@ fn child_exit(ctx: &mut Ctx) -> anyhow::Result<()> {
         unsafe { sigaction(Signal::SIGCHLD, &ignore) }.ok()?;
         let c3 = exit_7().ok()?;
         let c3_pid = c3.raw_pid();
+        let c3_start = proc::stat_fields(c3_pid).and_then(|f| f.get(19).cloned());
         std::mem::forget(c3);
         // Blocks until the child has ended, then fails: nothing is left to wait for.
         let ignored_waitpid = match waitpid(Pid::from_raw(c3_pid), None) {
             Ok(s) => format!("{s:?}"),
             Err(e) => format!("-1 {}", errno_name(e)),
         };
-        let ignored_zombie_left = Path::new(&format!("/proc/{c3_pid}")).exists();
+        // waitpid can return while the kernel is still releasing the child (state X), so one
+        // look at /proc proves nothing: a zombie is a process that stays in state Z. Reaped
+        // means its /proc entry goes away (or the pid names a newer process) within the limit.
+        let gone = || match proc::stat_fields(c3_pid) {
+            None => true,
+            Some(f) => c3_start.is_some() && f.get(19) != c3_start.as_ref(),
+        };
+        let ignored_zombie_left = !wait_until(limit, gone);
         Some(ChildExitReport {
             default_zombie,
             default_reaped,

@@ -451,7 +451,7 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
     let read_now = recv(&server, 64, libc::MSG_DONTWAIT);
     send(&client, b"late data", 0)?;
     // The peer acknowledging the bytes proves they reached the shut-down side.
-    let acknowledged = net::wait_until(limit, || net::unacked(&client) == Ok(0));
+    let acknowledged = crate::util::wait_until(limit, || net::unacked(&client) == Ok(0));
     let read_after = recv(&server, 64, libc::MSG_DONTWAIT);
     ctx.observe("the peer's data was acknowledged by the shut-down side", acknowledged);
     let can_still_send = send(&server, b"reply", nosignal);

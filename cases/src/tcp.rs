@@ -14,12 +14,11 @@ use nix::sys::signal::Signal;
 use proptest::prelude::*;
 
 use crate::net::{
-    bind_v4, bound_v4, connect_v4, int_option, listen, local_port, name_bytes, peer_bytes, poll_events, recv, send,
-    shown, sockaddr_v4, socket, tcp_info, tcp_listener, tcp_pair, v4_text, wait_until, LOOPBACK, NOT_RECEIVED_WITHIN,
+    bind_v4, bound_v4, connect_v4, fill_until_window_closed, int_option, listen, local_port, name_bytes, peer_bytes,
+    poll_events, recv, send, shown, sockaddr_v4, socket, tcp_info, tcp_listener, tcp_pair, v4_text, LOOPBACK,
+    NOT_RECEIVED_WITHIN,
 };
-use crate::util::{
-    blocked_obs, catch_with_noop, drain_nonblocking, fill_nonblocking, fionread, set_nonblocking, sysctl,
-};
+use crate::util::{blocked_obs, catch_with_noop, drain_nonblocking, fionread, set_nonblocking, sysctl, wait_until};
 
 pub const CASES: &[Case] = &[
     Case::new(
@@ -836,12 +835,24 @@ fn names(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a fill showed, for the observation (the byte count depends on timing and stays out).
+fn fullness(fill: &Result<usize, String>) -> &str {
+    fill.as_ref().map_or_else(String::as_str, |_| "full and stable")
+}
+
+/// A claim about a full socket cannot be decided when the socket could not be shown full.
+fn unreached(fill: &Result<usize, String>) -> Option<Decision> {
+    fill.as_ref().err().map(|e| Decision::skipped(format!("the socket could not be shown full: {e}")))
+}
+
 fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
     let (client, server, _listener) = tcp_pair()?;
     set_nonblocking(&client)?;
     let writable_before =
         poll_events(&client, PollFlags::POLLOUT, std::time::Duration::ZERO).contains(PollFlags::POLLOUT);
-    let filled = fill_nonblocking(&client, 65536)?;
+    // "Full" is the state the kernel can show: the reader's window closed, nothing in flight,
+    // a top-up refused; from there nothing frees room until the reader reads.
+    let full = fill_until_window_closed(&client, ctx.wait_limit());
     let again = send(&client, b"more", 0);
     let writable_full =
         poll_events(&client, PollFlags::POLLOUT, std::time::Duration::ZERO).contains(PollFlags::POLLOUT);
@@ -854,10 +865,11 @@ fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
     });
     // A large non-blocking send returns the part that fitted.
     let partial_send = send(&client, &vec![0u8; 1 << 24], 0);
+    let full_again = fill_until_window_closed(&client, ctx.wait_limit());
     crate::util::clear_nonblocking(&client)?;
     let raw = client.as_raw_fd();
     let mut reporting = ctx.spawn_reporting(move || {
-        // SAFETY: the inherited, still-full socket; a blocking send of 1000 bytes.
+        // SAFETY: the inherited socket, proven full; a blocking send of 1000 bytes.
         unsafe { libc::send(raw, [1u8; 1000].as_ptr().cast(), 1000, 0) }
     })?;
     let blocked = reporting.child().wait_blocked(libc::SYS_sendto, ctx.wait_limit());
@@ -868,32 +880,46 @@ fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
     });
     let (sent_after, exit) = reporting.finish(ctx.wait_limit())?;
     ctx.observe(
-        "non-blocking: writable before, bytes accepted until EAGAIN > 0, one more send, writable when full",
-        (writable_before, filled > 0, call(&again), writable_full),
+        "non-blocking: writable before; filled until the reader's window closed and a top-up took nothing",
+        (writable_before, fullness(&full)),
     );
+    ctx.observe("then: one more send, writable when full", (call(&again), writable_full));
     ctx.observe(
         "as the reader drained: writable again; a 16 MiB non-blocking send returned fewer bytes than asked",
         (writable_again, partial_send.is_ok_and(|n| n > 0 && n < 1 << 24)),
     );
+    ctx.observe("before the blocking send: filled again until full and stable", fullness(&full_again));
     ctx.observe("blocking send of 1000 bytes into the full buffer", blocked_obs(&blocked));
     ctx.observe("after the reader drained the socket: the blocked send returned; exit", (sent_after, exit.to_string()));
-    ctx.check(
+    ctx.decide(
         "socket.send.blocks_when_full",
-        blocked.is_ok() && sent_after == Some(1000),
-        "a blocking send into a full socket slept in sendto and returned 1000 once the reader made room",
-        "the blocking send did not wait for room (see observation)",
+        unreached(&full_again).unwrap_or_else(|| {
+            Decision::from_check(
+                blocked.is_ok() && sent_after == Some(1000),
+                "a blocking send into a full socket slept in sendto and returned 1000 once the reader made room",
+                "the blocking send did not wait for room although the socket was shown full (see observation)",
+            )
+        }),
     );
-    ctx.check(
+    ctx.decide(
         "socket.send.nonblocking_fails_when_full",
-        again == Err(Errno::EAGAIN),
-        "a non-blocking send into a full socket failed at once with EAGAIN",
-        "the non-blocking send into a full socket did something else",
+        unreached(&full).unwrap_or_else(|| {
+            Decision::from_check(
+                again == Err(Errno::EAGAIN),
+                "a non-blocking send into a full socket failed at once with EAGAIN",
+                "the non-blocking send into a full socket did something else",
+            )
+        }),
     );
-    ctx.check(
+    ctx.decide(
         "socket.send.poll_tells_writable",
-        writable_before && !writable_full && writable_again,
-        "poll showed POLLOUT with room, none when full, and POLLOUT again once the reader had drained the data",
-        "poll's writability did not follow the buffer (see observation)",
+        unreached(&full).unwrap_or_else(|| {
+            Decision::from_check(
+                writable_before && !writable_full && writable_again,
+                "poll showed POLLOUT with room, none when full, and POLLOUT again once the reader had drained the data",
+                "poll's writability did not follow the buffer (see observation)",
+            )
+        }),
     );
     ctx.decide(
         "socket.send.returns_bytes",
@@ -949,15 +975,22 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     // MSG_DONTWAIT on send: a blocking socket whose buffer is full.
     set_nonblocking(&c2)?;
-    fill_nonblocking(&c2, 65536)?;
+    let c2_full = fill_until_window_closed(&c2, ctx.wait_limit());
     crate::util::clear_nonblocking(&c2)?;
     let send_dontwait = send(&c2, b"x", libc::MSG_DONTWAIT);
-    ctx.observe("send(MSG_DONTWAIT) on a full blocking socket", shown(&send_dontwait.map(|n| vec![b'?'; n])));
-    ctx.check(
+    ctx.observe(
+        "send(MSG_DONTWAIT) on a blocking socket filled until full and stable",
+        (fullness(&c2_full), shown(&send_dontwait.map(|n| vec![b'?'; n]))),
+    );
+    ctx.decide(
         "socket.send.msg_dontwait",
-        send_dontwait == Err(Errno::EAGAIN),
-        "send with MSG_DONTWAIT on a full blocking socket failed at once with EAGAIN instead of blocking",
-        "send(MSG_DONTWAIT) did something else",
+        unreached(&c2_full).unwrap_or_else(|| {
+            Decision::from_check(
+                send_dontwait == Err(Errno::EAGAIN),
+                "send with MSG_DONTWAIT on a full blocking socket failed at once with EAGAIN instead of blocking",
+                "send(MSG_DONTWAIT) did something else",
+            )
+        }),
     );
     // MSG_WAITALL: a recv for 10 bytes returns only when all 10 came.
     let (c3, s3, _l3) = tcp_pair()?;

@@ -392,7 +392,7 @@ fn loss(ctx: &mut Ctx) -> anyhow::Result<()> {
         .collect();
     let mut sequence = Vec::new();
     // Drain until every datagram is accounted for: received, or counted as dropped.
-    let accounted = crate::net::wait_until(ctx.wait_limit(), || {
+    let accounted = crate::util::wait_until(ctx.wait_limit(), || {
         while let Ok(r) = recvfrom(&receiver, 2048, libc::MSG_DONTWAIT) {
             sequence.push(u32::from_be_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]));
         }

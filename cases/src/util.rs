@@ -173,3 +173,19 @@ pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
     let p = unsafe { libc::dlsym(handle as *mut libc::c_void, c.as_ptr()) };
     (!p.is_null()).then_some(p)
 }
+
+/// Polls observable state until `reached` holds or `within` passes (1 ms between looks).
+pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if reached() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        // A pause between looks, not a synchronisation: only `reached` ends the wait early,
+        // and states like SIOCOUTQ have no descriptor event to sleep on.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
