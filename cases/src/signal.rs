@@ -528,13 +528,14 @@ fn shell_kill(ctx: &mut Ctx) -> anyhow::Result<()> {
             "sigprocmask(SIG_BLOCK, {SIGKILL})": harness::obs::call(&blocked.map(|_| 0)),
             "SIGKILL in the mask afterwards": mask,
         });
-        let _ = write(&report_w, report.to_string().as_bytes());
+        proc::send_frame(&report_w, &report);
         loop {
             pause();
         }
     })?;
     drop(report_w);
-    let attempts: serde_json::Value = serde_json::from_slice(&read_some(&report_r, 4096, limit)?)?;
+    let attempts: serde_json::Value = proc::recv_frame(&report_r, limit)?
+        .ok_or_else(|| proc::unanswered("the target ended before reporting its attempts"))?;
     target.wait_blocked(libc::SYS_pause, limit)?;
     let pid = target.raw_pid().to_string();
     let mut shell = ctx.spawn(|| exec(&["sh", "-c", "kill -9 \"$1\"", "sh", &pid]))?;

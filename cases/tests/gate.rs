@@ -1,8 +1,8 @@
 //! The regression gate: today's results on this kernel against its approved snapshot in
 //! `reports/<kernel-id>/snapshot.snap` (an insta snapshot). A changed verdict or observation fails
-//! with a per-claim diff; `cargo insta review` or `ipc-conform gate --accept` approves. On a kernel
-//! without a snapshot the gate passes, compares with the nearest approved kernel and leaves a
-//! pending `snapshot.snap.new` for review.
+//! with a per-claim diff; `cargo insta review` or `ipc-conform gate --accept` approves. A kernel
+//! without a snapshot of its own is gated against a baseline (the nearest approved kernel of the
+//! same architecture): any change fails, and a pending `snapshot.snap.new` is left for review.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,9 +23,11 @@ fn run_suite() -> (RunReport, Vec<u8>) {
     (serde_json::from_slice(&out.stdout).expect("JSON results"), out.stdout)
 }
 
+/// The gate itself: this kernel's approved snapshot, or (a kernel build without one) the
+/// nearest approved kernel of the same architecture as its baseline. Any change fails.
 #[test]
 #[file_parallel(machine_wide)]
-fn this_kernel_matches_its_approved_snapshot() {
+fn this_kernel_matches_its_approved_snapshot_or_baseline() {
     let (report, raw) = run_suite();
     let today = Snapshot::of(&report);
     let kernel_dir = reports().join(&report.kernel.id);
@@ -38,7 +40,12 @@ fn this_kernel_matches_its_approved_snapshot() {
             .output()
             .unwrap();
         println!("{}", String::from_utf8_lossy(&out.stdout));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
     let before = Snapshot::load(&approved).expect("the approved snapshot parses");
@@ -120,21 +127,74 @@ fn two_kernels() -> (tempfile::TempDir, String, String) {
     (dir, saved.to_string_lossy().into_owned(), changed)
 }
 
+fn gate_results(saved: &str, snapshots: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["gate", "--results", saved, "--snapshots", snapshots.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 #[file_parallel(machine_wide)]
-fn a_kernel_without_a_snapshot_passes_compares_with_the_nearest_and_leaves_a_pending_one() {
+fn a_kernel_without_a_snapshot_fails_against_its_nearest_baseline_naming_the_changed_claim() {
     let (dir, saved, changed) = two_kernels();
-    let out = Command::new(BIN)
-        .args(["gate", "--results", &saved, "--snapshots", dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = gate_results(&saved, dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("the baseline 6.1.0-28-amd64-x86_64") && text.contains("in 1 claim(s)"), "{text}");
+    assert!(text.contains(&format!("~ {changed}: verdict skipped -> ")), "{text}");
+    let (report, _) = run_suite();
+    assert!(dir.path().join(&report.kernel.id).join(snapshot::PENDING).is_file(), "a pending snapshot for --accept");
+    assert!(!dir.path().join(&report.kernel.id).join(snapshot::FILE).exists(), "nothing approved by itself");
+}
+
+#[test]
+#[file_parallel(machine_wide)]
+fn a_kernel_without_a_snapshot_passes_when_it_behaves_like_its_baseline() {
+    let (report, raw) = run_suite();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("results.json");
+    std::fs::write(&saved, raw).unwrap();
+    let mut same = Snapshot::of(&report);
+    same.kernel = "6.1.0-28-amd64-x86_64".into();
+    std::fs::create_dir_all(dir.path().join(&same.kernel)).unwrap();
+    std::fs::write(dir.path().join(&same.kernel).join(snapshot::FILE), same.to_insta_file()).unwrap();
+    let out = gate_results(saved.to_str().unwrap(), dir.path(), &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("nearest approved kernel 6.1.0-28-amd64-x86_64: 1 claim(s) differ"), "{text}");
-    assert!(text.contains(&changed), "{text}");
-    let (report, _) = run_suite();
+    assert!(text.contains("matches the baseline 6.1.0-28-amd64-x86_64"), "{text}");
     assert!(dir.path().join(&report.kernel.id).join(snapshot::PENDING).is_file());
-    assert!(!dir.path().join(&report.kernel.id).join(snapshot::FILE).exists(), "nothing approved by itself");
+    // Asked for an exact snapshot, the same results fail: there is none.
+    let strict = gate_results(saved.to_str().unwrap(), dir.path(), &["--require-snapshot"]);
+    assert_eq!(strict.status.code(), Some(2), "{}", String::from_utf8_lossy(&strict.stdout));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("has no approved snapshot"));
+    // A baseline that is not there is named in the message.
+    let unknown = gate_results(saved.to_str().unwrap(), dir.path(), &["--baseline", "4.19.0-x86_64"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--baseline 4.19.0-x86_64"));
+}
+
+#[test]
+#[file_parallel(machine_wide)]
+fn an_error_verdict_is_a_change_in_the_diff() {
+    let (report, raw) = run_suite();
+    let dir = tempfile::tempdir().unwrap();
+    let mut results: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let victim = results["results"][0]["claim"].as_str().unwrap().to_string();
+    let was = results["results"][0]["verdict"].as_str().unwrap().to_string();
+    results["results"][0]["verdict"] = "error".into();
+    results["results"][0]["explanation"] = "timed out; the worker was in state S in read".into();
+    let saved = dir.path().join("results.json");
+    std::fs::write(&saved, results.to_string()).unwrap();
+    let approved = Snapshot::of(&report);
+    std::fs::create_dir_all(dir.path().join(&approved.kernel)).unwrap();
+    std::fs::write(dir.path().join(&approved.kernel).join(snapshot::FILE), approved.to_insta_file()).unwrap();
+    let out = gate_results(saved.to_str().unwrap(), dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("~ {victim}: verdict {was} -> error")), "{text}");
+    assert!(text.contains("the worker was in state S in read"), "{text}");
 }
 
 #[test]

@@ -27,8 +27,8 @@ impl Notes {
         for entry in std::fs::read_dir(dir).map_err(unreadable)? {
             let path = entry.map_err(unreadable)?.path();
             if path.extension().is_some_and(|e| e == "txt") {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| CatalogueError::single(format!("note {}: {e}", path.display())))?;
+                let text = crate::files::read_limited(&path, crate::files::NOTE_LIMIT, "note")
+                    .map_err(|e| CatalogueError::single(format!("{e:#}")))?;
                 let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
                 files.insert(name, text);
             }

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::case::{Case, Registry};
 use crate::catalogue::{Catalogue, Claim, Notes};
 use crate::ctx::Depth;
+use crate::gate;
 use crate::report::RunReport;
 use crate::runner::{self, Launcher, RunOptions};
 use crate::snapshot::{self, Snapshot};
@@ -49,7 +49,8 @@ enum Command {
     List(ListArgs),
     /// Show a claim's quote and statement, then check it on this kernel.
     Explain(ExplainArgs),
-    /// Compare this kernel's results with its approved snapshot; exit 1 on any change.
+    /// Compare this kernel's results with its approved snapshot (without one: the nearest approved
+    /// kernel of the same architecture, or --baseline); exit 1 on any change or `error`.
     Gate(GateArgs),
     /// Compare two snapshots, snapshot directories or `run --format json` result files.
     Diff(DiffArgs),
@@ -70,9 +71,18 @@ struct CleanArgs {
 
 #[derive(Parser, Debug)]
 struct GateArgs {
+    /// Gate only these claim ids or globs (`sysv.msg.*`); all claims when none is given.
+    claims: Vec<String>,
     /// Directory laid out like reports/: <kernel-id>/snapshot.snap.
     #[arg(long, default_value = "reports", value_name = "DIR")]
     snapshots: PathBuf,
+    /// Compare with this approved kernel (a directory name in --snapshots) instead of this
+    /// kernel's own snapshot or, without one, the nearest approved kernel of the architecture.
+    #[arg(long, value_name = "KERNEL-ID", conflicts_with = "accept")]
+    baseline: Option<String>,
+    /// Fail when this kernel has no approved snapshot of its own (no baseline is used).
+    #[arg(long, conflicts_with_all = ["accept", "baseline"])]
+    require_snapshot: bool,
     /// Approve today's results as this kernel's snapshot (also writes report.md and the annotated notes).
     #[arg(long)]
     accept: bool,
@@ -172,25 +182,15 @@ struct ExplainArgs {
     no_run: bool,
 }
 
-/// A failure that is the user's input, not the harness: exit 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UsageError(msg.into()))
-}
+pub use crate::files::{emit, usage, UsageError};
 
 /// The binary's `main`: the worker check first, then the command line.
 pub fn main(registry: Registry, embedded: &Embedded) -> ExitCode {
     crate::worker::serve_if_worker(&registry);
+    // A reader that goes away (`| head`) ends the command quietly, as for any Unix tool, instead
+    // of a panic in println!. Output is written only after a run has finished and cleaned up.
+    // SAFETY: setting a signal's disposition to its default runs no code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     match dispatch(cli, &registry, embedded) {
         Ok(code) => code,
@@ -209,8 +209,7 @@ fn load(cli: &Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Result<(
         None => Notes::from_pairs(embedded.notes.iter().copied()),
     };
     let text = match &cli.catalogue {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| usage(format!("cannot read catalogue {}: {e}", path.display())))?,
+        Some(path) => crate::files::read_limited(path, crate::files::CATALOGUE_LIMIT, "catalogue")?,
         None => embedded.catalogue.to_string(),
     };
     let catalogue = Catalogue::parse(&text, &notes)?;
@@ -297,6 +296,18 @@ pub fn execute(
     if progress {
         eprint!("\r\x1b[2K");
     }
+    if let Some(signal) = crate::stop::requested() {
+        let interrupted: Vec<&str> = reports.iter().filter(|r| r.interrupted).map(|r| r.case).collect();
+        eprintln!(
+            "ipc-conform: stopped by {}: {} case(s) interrupted ({}), {} finished, {} never started; \
+             everything the interrupted cases had made was removed",
+            crate::stop::signal_name(signal),
+            interrupted.len(),
+            if interrupted.is_empty() { "none".to_string() } else { interrupted.join(", ") },
+            reports.len() - interrupted.len(),
+            total - reports.len()
+        );
+    }
     let kernel = crate::fingerprint::probe(&catalogue.fingerprint);
     Ok(RunReport::build(claims, &reports, kernel, options.depth, started.elapsed().as_millis() as u64))
 }
@@ -307,6 +318,9 @@ fn cmd_run(catalogue: &Catalogue, registry: &Registry, args: RunArgs) -> anyhow:
     let claims = select(catalogue, &args.area, &args.claims)?;
     let progress = !args.no_progress && std::io::stderr().is_terminal();
     let report = execute(catalogue, registry, &claims, &options, progress)?;
+    if let Some(code) = interrupted_exit() {
+        return Ok(code);
+    }
     let rendered = match args.format {
         RunFormat::Text => crate::report::text::render(&report),
         RunFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
@@ -324,27 +338,6 @@ fn cmd_run(catalogue: &Catalogue, registry: &Registry, args: RunArgs) -> anyhow:
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes to a file atomically (temp file + rename in the same directory), or to stdout.
-pub fn emit(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
-    let Some(path) = path else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).context("writing to standard output")?;
-        return Ok(());
-    };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| usage(format!("cannot write in {}: {e}", dir.display())))?;
-    tmp.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-    // tempfile creates 0600; a report is an ordinary file (0644 before the umask).
-    // SAFETY: umask only swaps the process's file mode mask; restored at once.
-    let mask = unsafe { libc::umask(0o022) };
-    unsafe { libc::umask(mask) };
-    use std::os::unix::fs::PermissionsExt as _;
-    let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o666 & !(mask as u32)));
-    tmp.persist(path).map_err(|e| usage(format!("cannot write {}: {}", path.display(), e.error)))?;
-    Ok(())
 }
 
 fn cmd_list(catalogue: &Catalogue, args: ListArgs) -> anyhow::Result<ExitCode> {
@@ -400,6 +393,9 @@ fn cmd_explain(catalogue: &Catalogue, registry: &Registry, args: ExplainArgs) ->
     if !args.no_run {
         let options = RunOptions::new(Launcher::current_exe()?);
         let report = execute(catalogue, registry, &[claim], &options, false)?;
+        if let Some(code) = interrupted_exit() {
+            return Ok(code);
+        }
         if let Some(r) = report.results.first() {
             out += &format!(
                 "\nOn {} {}: {}\n  {}\n",
@@ -418,6 +414,11 @@ fn cmd_explain(catalogue: &Catalogue, registry: &Registry, args: ExplainArgs) ->
     Ok(ExitCode::SUCCESS)
 }
 
+/// After a run a stop signal cut short: exit 128 + the signal, writing no report.
+fn interrupted_exit() -> Option<ExitCode> {
+    crate::stop::requested().map(|signal| ExitCode::from(crate::stop::exit_code(signal)))
+}
+
 fn run_options(jobs: Option<usize>, timeout_scale: f64) -> anyhow::Result<RunOptions> {
     if jobs == Some(0) {
         return Err(usage("--jobs must be at least 1"));
@@ -433,8 +434,7 @@ fn run_options(jobs: Option<usize>, timeout_scale: f64) -> anyhow::Result<RunOpt
 
 /// Reads a `run --format json` result file.
 fn load_results(path: &Path) -> anyhow::Result<RunReport> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read results {}: {e}", path.display())))?;
+    let text = crate::files::read_limited(path, crate::files::RESULTS_LIMIT, "results")?;
     serde_json::from_str(&text)
         .map_err(|e| usage(format!("{} is not a `run --format json` result: {e}", path.display())))
 }
@@ -456,119 +456,49 @@ fn load_snapshot_any(path: &Path) -> anyhow::Result<Snapshot> {
     Snapshot::load(&file).map_err(|e| usage(format!("{e:#}")))
 }
 
-/// Writes the approved snapshot and the human documents of one kernel. All or nothing: the files
-/// are written into a staging directory beside the kernel's, which then replaces it.
-pub fn write_kernel_reports(dir: &Path, report: &RunReport, notes: &Notes) -> anyhow::Result<()> {
-    let mut files: Vec<(PathBuf, String)> = vec![
-        (PathBuf::from(snapshot::FILE), Snapshot::of(report).to_insta_file()),
-        (PathBuf::from(snapshot::KERNEL_FILE), serde_json::to_string_pretty(&report.kernel)? + "\n"),
-        (PathBuf::from("report.md"), crate::report::markdown::render(report)),
-    ];
-    for note in notes.names() {
-        if let Some(md) = crate::report::annotated::render(report, notes, note, "../report.md") {
-            files.push((Path::new("notes").join(format!("{}.md", note.trim_end_matches(".txt"))), md));
-        }
-    }
-    std::fs::create_dir_all(dir).map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".staging-")
-        .tempdir_in(dir)
-        .map_err(|e| usage(format!("cannot write in {}: {e}", dir.display())))?;
-    std::fs::create_dir(staging.path().join("notes")).context("creating the staging notes directory")?;
-    for (relative, text) in &files {
-        emit(Some(&staging.path().join(relative)), text)?;
-    }
-    let kernel_dir = dir.join(&report.kernel.id);
-    let retired = dir.join(format!(".retired-{}", report.kernel.id));
-    let _ = std::fs::remove_dir_all(&retired);
-    if kernel_dir.exists() {
-        std::fs::rename(&kernel_dir, &retired)
-            .map_err(|e| usage(format!("cannot replace {}: {e}", kernel_dir.display())))?;
-    }
-    let staged = staging.keep();
-    if let Err(e) = std::fs::rename(&staged, &kernel_dir) {
-        // Put the previous reports back: a failed approval leaves what was there.
-        let _ = std::fs::rename(&retired, &kernel_dir);
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(usage(format!("cannot write {}: {e}", kernel_dir.display())));
-    }
-    let _ = std::fs::remove_dir_all(&retired);
-    Ok(())
-}
-
 fn cmd_gate(catalogue: &Catalogue, notes: &Notes, registry: &Registry, args: GateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let saved = args.results.as_deref().map(load_results).transpose()?;
     let kernel_id =
         saved.as_ref().map_or_else(|| crate::fingerprint::probe(&catalogue.fingerprint).id, |r| r.kernel.id.clone());
-    let approved_path = args.snapshots.join(&kernel_id).join(snapshot::FILE);
-    // Loaded before the suite runs: a corrupt approved snapshot costs no run.
-    let approved = match args.accept || !approved_path.is_file() {
+    let policy = gate::Policy { baseline: args.baseline.clone(), require_snapshot: args.require_snapshot };
+    // Chosen before the suite runs: a missing or corrupt reference costs no run.
+    let reference = match args.accept {
         true => None,
-        false => Some(Snapshot::load(&approved_path).map_err(|e| usage(format!("{e:#}")))?),
+        false => Some(gate::choose_reference(&args.snapshots, &kernel_id, &policy)?),
     };
     let report = match saved {
         Some(report) => report,
         None => {
             let options = run_options(args.jobs, args.timeout_scale)?;
-            let claims = select(catalogue, &[], &[])?;
-            execute(catalogue, registry, &claims, &options, std::io::stderr().is_terminal())?
+            let claims = select(catalogue, &[], &args.claims)?;
+            let report = execute(catalogue, registry, &claims, &options, std::io::stderr().is_terminal())?;
+            if let Some(code) = interrupted_exit() {
+                return Ok(code);
+            }
+            report
         }
     };
-    let today = Snapshot::of(&report);
-    let id = &report.kernel.id;
-    let errors: Vec<&str> =
-        report.results.iter().filter(|r| r.verdict == Verdict::Error).map(|r| r.claim.as_str()).collect();
-    if !errors.is_empty() {
-        eprintln!(
-            "gate: {} claim(s) ended in `error` (the harness could not conclude): {}",
-            errors.len(),
-            errors.join(", ")
-        );
-        if args.accept {
-            eprintln!("gate: refusing to approve a snapshot with errors");
+    let whole_catalogue = report.results.len() == catalogue.claims.len();
+    let Some(reference) = reference else {
+        if !whole_catalogue {
+            return Err(usage(format!(
+                "--accept approves a whole run, and these results hold {} of the catalogue's {} claims",
+                report.results.len(),
+                catalogue.claims.len()
+            )));
         }
-        return Ok(ExitCode::from(1));
-    }
-    if args.accept {
-        write_kernel_reports(&args.snapshots, &report, notes)?;
-        println!(
-            "gate: approved {} claims as the snapshot of {id} in {}",
-            today.claims.len(),
-            args.snapshots.join(id).display()
-        );
+        println!("{}", gate::approve(&args.snapshots, &report, notes)?);
         return Ok(ExitCode::SUCCESS);
+    };
+    let outcome = gate::compare(&reference, &report, whole_catalogue);
+    print!("{}", outcome.text);
+    if whole_catalogue && reference.kind != gate::ReferenceKind::Approved {
+        let pending = gate::write_pending(&args.snapshots, &report)?;
+        println!("gate: wrote {} (approve with `ipc-conform gate --accept`)", pending.display());
     }
-    if let Some(approved) = approved {
-        let diffs = snapshot::diff(&approved, &today);
-        if diffs.is_empty() {
-            println!(
-                "gate: {id} matches its approved snapshot ({} claims, {:.2} s)",
-                today.claims.len(),
-                started.elapsed().as_secs_f64()
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        println!("gate: {id} differs from its approved snapshot in {} claim(s):", diffs.len());
-        print!("{}", snapshot::render_diff(&diffs, "approved", "today"));
-        println!("(approve with `ipc-conform gate --accept` or `cargo insta review` if the change is intended)");
-        return Ok(ExitCode::from(1));
-    }
-    let kernel_dir = args.snapshots.join(id);
-    std::fs::create_dir_all(&kernel_dir).map_err(|e| usage(format!("cannot create {}: {e}", kernel_dir.display())))?;
-    let pending = kernel_dir.join(snapshot::PENDING);
-    emit(Some(&pending), &today.to_insta_file())?;
-    println!("gate: {id} has no approved snapshot; wrote {} for review", pending.display());
-    match snapshot::nearest(&args.snapshots, id) {
-        Some((near, path)) => {
-            let other = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
-            let diffs = snapshot::diff(&other, &today);
-            println!("gate: compared with the nearest approved kernel {near}: {} claim(s) differ", diffs.len());
-            print!("{}", snapshot::render_diff(&diffs, &near, id));
-        }
-        None => println!("gate: no other kernel has an approved snapshot to compare with"),
-    }
-    Ok(ExitCode::SUCCESS)
+    println!("gate: {:.2} s", started.elapsed().as_secs_f64());
+    Ok(if outcome.changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn cmd_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
@@ -607,9 +537,13 @@ fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
         .map(|(id, path)| {
             let snapshot = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
             // The fingerprint is optional: snapshots approved before it existed have none.
-            let fingerprint = std::fs::read_to_string(path.with_file_name(snapshot::KERNEL_FILE))
-                .ok()
-                .and_then(|text| serde_json::from_str(&text).ok());
+            let fingerprint = crate::files::read_limited(
+                &path.with_file_name(snapshot::KERNEL_FILE),
+                crate::files::SNAPSHOT_LIMIT,
+                "kernel fingerprint",
+            )
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
             Ok(crate::report::matrix::KernelColumn { id, snapshot, fingerprint })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -6,7 +6,9 @@ pub mod catalogue;
 pub mod clean;
 pub mod cli;
 pub mod ctx;
+pub mod files;
 pub mod fingerprint;
+pub mod gate;
 pub mod journal;
 pub mod obs;
 pub mod privilege;
@@ -14,6 +16,7 @@ pub mod proc;
 pub mod report;
 pub mod runner;
 pub mod snapshot;
+pub mod stop;
 pub mod verdict;
 pub mod worker;
 

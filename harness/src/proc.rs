@@ -4,11 +4,38 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use serde::Serialize;
+
+/// A process or the kernel did not do what an experiment waited for (exit, block, stop, an
+/// end of file, a report) within its deadline. It is an observation about the kernel, not a
+/// fault of the harness: a case that stops on it leaves its undecided claims `skipped`, naming
+/// what did not happen.
+#[derive(Debug)]
+pub struct Unanswered(pub String);
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unanswered {}
+
+/// An [`Unanswered`] error, for a case to return with `?`.
+pub fn unanswered(what: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Unanswered(what.into()))
+}
+
+/// Returns an [`Unanswered`] error from the enclosing function.
+macro_rules! unanswered {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new(Unanswered(format!($($arg)*))))
+    };
+}
 
 /// How a child ended, in the words a report uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,7 +154,7 @@ impl Child {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                bail!("child {} did not exit within {:?}", self.pid, within);
+                unanswered!("child {} did not exit within {:?}", self.pid, within);
             }
             self.sleep_until_exit_or(left.min(Duration::from_millis(50)))?;
         }
@@ -153,7 +180,7 @@ impl Child {
     /// Waits until the child sleeps inside `syscall` (a `libc::SYS_*` number); see [`wait_blocked_pid`].
     pub fn wait_blocked(&mut self, syscall: i64, within: Duration) -> anyhow::Result<Blocked> {
         if let Some(exit) = self.try_exit()? {
-            bail!("child {} ended ({exit}) instead of blocking in {}", self.pid, syscall_name(syscall));
+            unanswered!("child {} ended ({exit}) instead of blocking in {}", self.pid, syscall_name(syscall));
         }
         wait_blocked_pid(self.raw_pid(), syscall, within)
     }
@@ -161,7 +188,7 @@ impl Child {
     /// Waits until the child is stopped (state `T`), e.g. after SIGSTOP.
     pub fn wait_stopped(&mut self, within: Duration) -> anyhow::Result<()> {
         if let Some(exit) = self.try_exit()? {
-            bail!("child {} ended ({exit}) instead of stopping", self.pid);
+            unanswered!("child {} ended ({exit}) instead of stopping", self.pid);
         }
         wait_for_state(self.raw_pid(), "stopped (state T)", within, |s| s.state == 'T').map(|_| ())
     }
@@ -189,7 +216,7 @@ pub fn wait_any_exit(children: &mut [&mut Child], within: Duration) -> anyhow::R
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            bail!("none of {} children exited within {within:?}", children.len());
+            unanswered!("none of {} children exited within {within:?}", children.len());
         }
         let mut fds: Vec<PollFd> = children
             .iter()
@@ -234,13 +261,13 @@ pub fn wait_for_state(
     let pidfd = pidfd_open(Pid::from_raw(pid));
     loop {
         let last = match sample(pid) {
-            None => bail!("process {pid} ended instead of being {what}"),
+            None => unanswered!("process {pid} ended instead of being {what}"),
             Some(s) if reached(&s) => return Ok(s),
-            Some(s) if s.state == 'Z' => bail!("process {pid} exited instead of being {what}"),
+            Some(s) if s.state == 'Z' => unanswered!("process {pid} exited instead of being {what}"),
             Some(s) => s,
         };
         if Instant::now() >= deadline {
-            bail!(
+            unanswered!(
                 "process {pid} not {what} within {within:?}; last seen state {} in syscall {:?}",
                 last.state,
                 last.syscall
@@ -325,6 +352,19 @@ pub fn syscall_name(nr: i64) -> &'static str {
         libc::SYS_rt_sigsuspend => "rt_sigsuspend",
         libc::SYS_poll => "poll",
         libc::SYS_ppoll => "ppoll",
+        libc::SYS_clock_nanosleep => "clock_nanosleep",
+        libc::SYS_nanosleep => "nanosleep",
+        libc::SYS_select => "select",
+        libc::SYS_pselect6 => "pselect6",
+        libc::SYS_epoll_wait => "epoll_wait",
+        libc::SYS_futex => "futex",
+        libc::SYS_waitid => "waitid",
+        libc::SYS_rt_sigtimedwait => "rt_sigtimedwait",
+        libc::SYS_mq_timedsend => "mq_timedsend",
+        libc::SYS_mq_timedreceive => "mq_timedreceive",
+        libc::SYS_recvmsg => "recvmsg",
+        libc::SYS_sendmsg => "sendmsg",
+        libc::SYS_open => "open",
         _ => "syscall",
     }
 }
@@ -345,16 +385,11 @@ pub fn spawn_reporting<T: serde::Serialize>(body: impl FnOnce() -> T) -> anyhow:
         unsafe { libc::close(read_raw) };
         // SAFETY: the write end stays open in the child until it exits.
         let out = unsafe { std::os::fd::BorrowedFd::borrow_raw(write_raw) };
-        let bytes = serde_json::to_vec(&body()).unwrap_or_default();
-        let mut sent = 0;
-        while sent < bytes.len() {
-            match nix::unistd::write(out, &bytes[sent..]) {
-                Ok(n) => sent += n,
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(_) => return 3,
-            }
+        if send_frame(out, &body()) {
+            0
+        } else {
+            3
         }
-        0
     })?;
     drop(write_end);
     Ok(Reporting { child, report: read_end, _value: std::marker::PhantomData })
@@ -369,9 +404,55 @@ impl<T> Reporting<T> {
 impl<T: serde::de::DeserializeOwned> Reporting<T> {
     /// The reported value (None if the child died before reporting) and how the child ended.
     pub fn finish(mut self, within: Duration) -> anyhow::Result<(Option<T>, Exit)> {
-        let bytes = read_to_end_within(&self.report, within)?;
+        let value = recv_frame(&self.report, within)?;
         let exit = self.child.wait_exit(within)?;
-        Ok((serde_json::from_slice(&bytes).ok(), exit))
+        Ok((value, exit))
+    }
+}
+
+/// Sends one value as a frame: its JSON length (8 bytes, little-endian), then the JSON. The
+/// reader needs no end of file (a grandchild may hold the write end, the sender may go on) and
+/// does not care how the kernel splits the bytes. False if the channel failed.
+pub fn send_frame<T: Serialize + ?Sized>(fd: impl AsFd, value: &T) -> bool {
+    let Ok(json) = serde_json::to_vec(value) else { return false };
+    let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&json);
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match nix::unistd::write(fd.as_fd(), &bytes[sent..]) {
+            Ok(n) => sent += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Receives one frame of [`send_frame`] within `within`. `None` when the sender closed the
+/// channel before a whole frame (it died), or sent something that does not parse as a `T`.
+pub fn recv_frame<T: serde::de::DeserializeOwned>(fd: impl AsFd, within: Duration) -> anyhow::Result<Option<T>> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let wanted = match got.get(..8) {
+            Some(len) => 8 + u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize,
+            None => 8,
+        };
+        if got.len() >= 8 && got.len() >= wanted {
+            return Ok(serde_json::from_slice(&got[8..wanted]).ok());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || !poll_readable(fd.as_fd(), left)? {
+            unanswered!("no whole report within {within:?} (got {} bytes)", got.len());
+        }
+        let room = (wanted - got.len()).min(buf.len());
+        match nix::unistd::read(fd.as_fd(), &mut buf[..room]) {
+            Ok(0) => return Ok(None),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("reading a child's report"),
+        }
     }
 }
 
@@ -388,7 +469,7 @@ pub fn read_to_end_within(fd: impl AsFd, within: Duration) -> anyhow::Result<Vec
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || !poll_readable(fd.as_fd(), left)? {
-            bail!("no EOF within {within:?} (read {} bytes)", out.len());
+            unanswered!("no EOF within {within:?} (read {} bytes)", out.len());
         }
         match nix::unistd::read(fd.as_fd(), &mut buf) {
             Ok(0) => return Ok(out),

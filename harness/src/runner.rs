@@ -75,6 +75,8 @@ pub struct CaseReport {
     pub cleanup: Vec<String>,
     /// The worker's stderr (panic messages), trimmed to its last lines.
     pub stderr_tail: String,
+    /// The run was stopped by a signal while this case ran.
+    pub interrupted: bool,
 }
 
 /// Runs `cases`, calling `on_done` as each finishes. Exclusive cases run alone, after the rest.
@@ -86,6 +88,7 @@ pub fn run(
     // Orphans of a worker's tree become our children, so killing a worker's process group can be
     // followed by reaping every member: when `run` returns, none of them is still alive.
     crate::proc::become_subreaper()?;
+    crate::stop::install()?;
     // What a killed run left (its runner is gone) goes before this run makes anything.
     for (dir, done) in crate::clean::clean_stale(&std::env::temp_dir()) {
         eprintln!("ipc-conform: cleaned up after a run that was killed ({}): {}", dir.display(), done.join("; "));
@@ -103,6 +106,9 @@ pub fn run(
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1).min(parallel.len().max(1)) {
             scope.spawn(|| loop {
+                if crate::stop::requested().is_some() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&item) = parallel.get(i) else { break };
                 run_one(item);
@@ -110,6 +116,9 @@ pub fn run(
         }
     });
     for item in exclusive {
+        if crate::stop::requested().is_some() {
+            break;
+        }
         run_one(item);
     }
     Ok(slots.into_inner().expect("lock not poisoned").into_iter().flatten().collect())
@@ -165,6 +174,7 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
         duration_ms: 0,
         cleanup: Vec::new(),
         stderr_tail: String::new(),
+        interrupted: false,
     };
     if let Some(reason) = missing_needs(case) {
         report.outcomes = case
@@ -208,13 +218,18 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
     }
     let failure: Option<String> = match (&ended, &finished) {
         (Err(e), _) => Some(format!("{e:#}")),
-        (Ok(WorkerEnd::TimedOut), _) => {
-            Some(format!("timed out after {} ms; the watchdog killed the worker's process group", timeout.as_millis()))
+        (Ok(WorkerEnd::TimedOut { whereabouts }), _) => Some(format!(
+            "timed out after {} ms; the watchdog killed the worker's process group; {whereabouts}",
+            timeout.as_millis()
+        )),
+        (Ok(WorkerEnd::Stopped { signal, whereabouts }), _) => {
+            Some(format!("the run was stopped by {}; {whereabouts}", crate::stop::signal_name(*signal)))
         }
         (Ok(WorkerEnd::Exited(status)), None) => Some(format!("the worker died before finishing ({status})")),
         (Ok(WorkerEnd::Exited(_)), Some(error)) => error.clone(),
     };
-    let abandoned = matches!(ended, Ok(WorkerEnd::TimedOut)) || finished.is_none();
+    let abandoned = matches!(ended, Ok(WorkerEnd::TimedOut { .. } | WorkerEnd::Stopped { .. })) || finished.is_none();
+    report.interrupted = matches!(ended, Ok(WorkerEnd::Stopped { .. }));
     report.outcomes = case
         .claims
         .iter()
@@ -241,7 +256,15 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
 
 enum WorkerEnd {
     Exited(String),
-    TimedOut,
+    /// Killed at its deadline; where its processes were then.
+    TimedOut {
+        whereabouts: String,
+    },
+    /// Killed because the runner was asked to stop.
+    Stopped {
+        signal: i32,
+        whereabouts: String,
+    },
 }
 
 fn supervise(
@@ -287,20 +310,81 @@ fn supervise(
     let start = journal::process_start_time(pid).unwrap_or(0);
     // Best effort: without it `clean` still replays the journal, and the worker dies with us.
     let _ = std::fs::write(worker_file, format!("{pid} {start}\n"));
-    let exited_in_time = match crate::proc::pidfd_open(nix::unistd::Pid::from_raw(pid)) {
-        Some(pidfd) => crate::proc::poll_readable(&pidfd, timeout)?,
+    let mut exited_in_time = match crate::proc::pidfd_open(nix::unistd::Pid::from_raw(pid)) {
+        Some(pidfd) => wait_or_stop(&pidfd, timeout)?,
         None => wait_without_pidfd(&child, timeout)?,
     };
+    // A worker that ended just as its time ran out has finished: it is not a hang.
+    if !exited_in_time && crate::proc::sample(pid).map_or(true, |s| s.state == 'Z') {
+        exited_in_time = true;
+    }
+    // Where the group was when its time ran out (or the run was stopped), before the kill.
+    let whereabouts = (!exited_in_time).then(|| describe_group(pid));
     if !exited_in_time {
         hold_kill_while_creating(log);
     }
     // The worker is a zombie or still running: either way its pid still names its group. Kill
     // the group, then reap it whole: the worker, and every member reparented to us on the way.
     let status = kill_and_reap_group(pid)?;
-    if !exited_in_time {
-        return Ok(WorkerEnd::TimedOut);
+    Ok(match (whereabouts, crate::stop::requested()) {
+        (None, _) => WorkerEnd::Exited(status),
+        (Some(whereabouts), Some(signal)) => WorkerEnd::Stopped { signal, whereabouts },
+        (Some(whereabouts), None) => WorkerEnd::TimedOut { whereabouts },
+    })
+}
+
+/// Waits for the worker's pidfd up to `timeout`; false when time ran out or a stop was asked.
+fn wait_or_stop(pidfd: &impl std::os::fd::AsFd, timeout: Duration) -> anyhow::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX);
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(stop) = crate::stop::fd() {
+            fds.push(PollFd::new(stop, PollFlags::POLLIN));
+        }
+        match poll(&mut fds, ms) {
+            Ok(_) if fds[0].any().unwrap_or(false) => return Ok(true),
+            Ok(_) if crate::stop::requested().is_some() => return Ok(false),
+            Ok(0) => return Ok(false),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("poll on the worker's pidfd"),
+        }
     }
-    Ok(WorkerEnd::Exited(status))
+}
+
+/// One line on each live member of process group `pgid`: its state and the system call it is in
+/// (from /proc/<pid>/stat, /syscall and /wchan), the worker first. Says where a killed case hung.
+fn describe_group(pgid: i32) -> String {
+    let mut members: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            crate::proc::stat_fields(pid).is_some_and(|f| f.get(2).and_then(|g| g.parse().ok()) == Some(pgid))
+        })
+        .collect();
+    members.sort_by_key(|&pid| (pid != pgid, pid));
+    let described: Vec<String> = members
+        .iter()
+        .filter_map(|&pid| {
+            let s = crate::proc::sample(pid)?;
+            let who = if pid == pgid { "the worker".to_string() } else { format!("its process {pid}") };
+            let call = match s.syscall {
+                _ if s.state == 'Z' => "(exited, not yet reaped)".into(),
+                Some(nr) if nr >= 0 => format!("in {} (syscall {nr})", crate::proc::syscall_name(nr)),
+                _ => "running".into(),
+            };
+            let wchan = s.wchan.map(|w| format!(", waiting in {w}")).unwrap_or_default();
+            Some(format!("{who} was in state {} {call}{wchan}", s.state))
+        })
+        .collect();
+    if described.is_empty() {
+        "no process of its group was left to look at".into()
+    } else {
+        described.join("; ")
+    }
 }
 
 /// A worker at its deadline may be between making a System V object and journaling its id (a
@@ -353,7 +437,7 @@ fn wait_without_pidfd(child: &std::process::Child, timeout: Duration) -> anyhow:
         if status != nix::sys::wait::WaitStatus::StillAlive {
             return Ok(true);
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline || crate::stop::requested().is_some() {
             return Ok(false);
         }
         std::thread::yield_now();

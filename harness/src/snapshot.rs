@@ -145,8 +145,7 @@ impl Snapshot {
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Snapshot> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read snapshot {}: {e}", path.display()))?;
+        let text = crate::files::read_limited(path, crate::files::SNAPSHOT_LIMIT, "snapshot")?;
         Self::parse(&text, path)
     }
 

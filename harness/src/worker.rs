@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::case::Registry;
 use crate::ctx::{Ctx, Depth};
 use crate::journal::{Event, EventLog};
+use crate::verdict::Decision;
 
 pub const ENV_CASE: &str = "IPC_CONFORM_WORKER_CASE";
 pub const ENV_LOG: &str = "IPC_CONFORM_WORKER_LOG";
@@ -55,6 +56,20 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
             let undecided = ctx.undecided();
             (!undecided.is_empty()).then(|| format!("the case returned without deciding {}", undecided.join(", ")))
         }
+        Ok(Err(e)) if is_the_kernels_answer(&e) => {
+            // The kernel refused a step of the experiment, or did not do in time what the case
+            // waited for: an observation. Claims decided before it stand; the rest could not be
+            // checked, and say which step failed.
+            let step = format!("{e:#}");
+            ctx.observe("the experiment stopped", &step);
+            for claim in ctx.undecided() {
+                ctx.decide(
+                    claim,
+                    Decision::skipped(format!("could not be checked: a step the check needs failed: {step}")),
+                );
+            }
+            None
+        }
         Ok(Err(e)) => Some(format!("{e:#}")),
         Err(panic) => Some(format!(
             "the case panicked: {}",
@@ -67,6 +82,16 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
     };
     ctx.log().write(&Event::Finished { error });
     0
+}
+
+/// Whether an error a case returned is the kernel's answer (an errno from a system call, a
+/// deadline passed waiting for a process) rather than a fault of the harness.
+fn is_the_kernels_answer(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<nix::errno::Errno>()
+            || cause.is::<crate::proc::Unanswered>()
+            || cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.raw_os_error().is_some())
+    })
 }
 
 /// A worker behaves like a freshly started C program: every signal at its default disposition
