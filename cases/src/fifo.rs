@@ -258,9 +258,18 @@ fn mkfifoat_dirfd(ctx: &mut Ctx) -> anyhow::Result<()> {
         Some((abs, at_cwd, in_dir, not_dir))
     })?;
     let Some((abs, at_cwd, in_dir, not_dir)) = report.flatten() else {
-        ctx.decide("fifo.mkfifoat.absolute_path_ignores_dirfd", Decision::error("the child could not chdir"));
-        ctx.decide("fifo.mkfifoat.at_fdcwd_uses_cwd", Decision::error("the child could not chdir"));
-        ctx.decide("fifo.mkfifoat.relative_to_dirfd", Decision::error("the child could not chdir"));
+        ctx.decide(
+            "fifo.mkfifoat.absolute_path_ignores_dirfd",
+            Decision::skipped("could not be checked: the child could not chdir"),
+        );
+        ctx.decide(
+            "fifo.mkfifoat.at_fdcwd_uses_cwd",
+            Decision::skipped("could not be checked: the child could not chdir"),
+        );
+        ctx.decide(
+            "fifo.mkfifoat.relative_to_dirfd",
+            Decision::skipped("could not be checked: the child could not chdir"),
+        );
         return Ok(());
     };
     ctx.observe("absolute path, dirfd = a regular file's fd: (return, FIFO made)", [&abs.0, &abs.1.into()]);
@@ -879,7 +888,7 @@ fn blocking_flag_first_read(ctx: &mut Ctx) -> anyhow::Result<()> {
             "the second read blocked again on the empty FIFO while the writer was open; it returned 0 only when the writer closed: the blocking flag applies to every read",
         ),
         (Err(_), "3 \"one\"") => Decision::holds("after the first read, a read of the empty FIFO did not block"),
-        _ => Decision::error("the first read did not return the written data (see observation)"),
+        _ => Decision::skipped("could not be checked: the first read did not return the written data (see observation)"),
     };
     ctx.decide("fifo.read.blocking_flag_only_first_read", decision);
     Ok(())
@@ -990,7 +999,7 @@ fn shell_echo(ctx: &mut Ctx) -> anyhow::Result<()> {
     } else if ended_unread.is_none() && exit == Exit::Code(0) {
         Decision::holds("echo finished only after its content was read")
     } else {
-        Decision::error(format!("echo ended with {exit}"))
+        Decision::skipped(format!("could not be checked: echo ended with {exit}"))
     };
     ctx.decide("fifo.shell.echo_ends_when_read", decision);
     Ok(())

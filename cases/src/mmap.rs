@@ -468,8 +468,11 @@ fn empty_file(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.decide("mmap.empty_file.bus_error", decision);
 
     let grown = file.set_len(page as u64);
+    // Touched here only if the file really has a page now: otherwise the touch is a SIGBUS.
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let m = Mapping::file(&file, page, rw, libc::MAP_SHARED, 0);
     let (zeros, reached) = match &m {
+        Ok(_) if size < page as u64 => (false, false),
         Ok(m) => {
             let zeros = m.read(0, page).iter().all(|&b| b == 0);
             m.write(0, b"grown");
@@ -478,6 +481,7 @@ fn empty_file(ctx: &mut Ctx) -> anyhow::Result<()> {
         Err(_) => (false, false),
     };
     ctx.observe("ftruncate(fd, page) then mmap", result_obs(&m));
+    ctx.observe("  the file's size after ftruncate is one page", size == page as u64);
     ctx.observe("  reads zeros; the write \"grown\" reached the file", (zeros, reached));
     ctx.check(
         "mmap.empty_file.truncate_first",
@@ -799,7 +803,10 @@ fn same_physical_memory(ctx: &mut Ctx) -> anyhow::Result<()> {
     })?;
     let (anon_frame, file_frame) = (page_frame(anon.addr()), page_frame(mine.addr()));
     let Some((their_anon, their_file, their_addr)) = theirs.flatten() else {
-        ctx.decide("mmap.shared.same_physical_memory", Decision::error("the child could not read its pagemap"));
+        ctx.decide(
+            "mmap.shared.same_physical_memory",
+            Decision::skipped("could not be checked: the child could not read its pagemap"),
+        );
         return Ok(());
     };
     let present = anon_frame.is_some_and(|f| f != 0) && file_frame.is_some_and(|f| f != 0);

@@ -104,7 +104,8 @@ pub fn in_namespaces(
         ctx.observe(k.clone(), v);
     }
     if let Some(failed) = report.seen.iter().find(|(k, _)| k == "failed") {
-        anyhow::bail!("the experiment in the namespace failed: {}", failed.1);
+        // The child's step failed with the kernel's answer (an errno): an observation.
+        return Err(harness::proc::unanswered(format!("the experiment in the namespace failed: {}", failed.1)));
     }
     Ok(Some(report))
 }

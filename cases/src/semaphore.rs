@@ -191,7 +191,7 @@ fn semctl_commands(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
 
     // One process waiting for an increase (semaphore 2, value 0) and one for zero (semaphore 1, value 2).
-    sem::op(id, &[(0, -1, 0)])?;
+    sem::op_now(id, &[(0, -1, 0)])?;
     let getpid = sem::ctl(id, 0, libc::GETPID, Semun::NONE);
     let p_waiter = waiter(ctx, id, (2, -1, 0))?;
     let z_waiter = waiter(ctx, id, (1, 0, 0))?;
@@ -265,8 +265,8 @@ fn waiters(ctx: &mut Ctx) -> anyhow::Result<()> {
 
     // P above 0 decrements; P at 0 waits.
     sem::setval(id, 0, 2)?;
-    let p1 = sem::op(id, &[(0, -1, 0)]).and_then(|_| sem::getval(id, 0));
-    let p2 = sem::op(id, &[(0, -1, 0)]).and_then(|_| sem::getval(id, 0));
+    let p1 = sem::op_now(id, &[(0, -1, 0)]).and_then(|_| sem::getval(id, 0));
+    let p2 = sem::op_now(id, &[(0, -1, 0)]).and_then(|_| sem::getval(id, 0));
     let mut p_waiters = Vec::new();
     let mut blocked = Vec::new();
     for _ in 0..3 {
@@ -561,9 +561,9 @@ fn flags_and_operations(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
 
     sem::setval(id, 1, 0)?;
-    let zero = sem::op(id, &[(1, 0, 0)]);
-    let plus_five = sem::op(id, &[(1, 5, 0)]).and_then(|_| sem::getval(id, 1));
-    let minus_three = sem::op(id, &[(1, -3, 0)]).and_then(|_| sem::getval(id, 1));
+    let zero = sem::op_now(id, &[(1, 0, 0)]);
+    let plus_five = sem::op_now(id, &[(1, 5, 0)]).and_then(|_| sem::getval(id, 1));
+    let minus_three = sem::op_now(id, &[(1, -3, 0)]).and_then(|_| sem::getval(id, 1));
     let direct = sem::setval(id, 1, 7).and_then(|_| sem::getval(id, 1));
     ctx.observe(
         "sem_op 0 (wait for zero) at 0; +5; -3; SETVAL 7",

@@ -700,9 +700,11 @@ fn child_exit(ctx: &mut Ctx) -> anyhow::Result<()> {
     let Some(r) = report.flatten() else {
         ctx.decide(
             "signal.sigchld.sent_on_child_exit",
-            Decision::error(format!("the parent process ended with {parent_exit} before reporting")),
+            Decision::skipped(format!(
+                "could not be checked: the parent process ended with {parent_exit} before reporting"
+            )),
         );
-        ctx.decide("signal.sigchld.zombie_unless_ignored", Decision::error("no report"));
+        ctx.decide("signal.sigchld.zombie_unless_ignored", Decision::skipped("could not be checked: no report"));
         return Ok(());
     };
     ctx.observe("SIGCHLD default: exited child seen as a zombie (state Z) before waitpid", r.default_zombie);
@@ -1016,7 +1018,10 @@ fn little_information(ctx: &mut Ctx) -> anyhow::Result<()> {
         Some(InformationReport { handler_runs_after_three_kills, sigqueue_value, realtime_values })
     })?;
     let Some(r) = report.flatten() else {
-        ctx.decide("signal.nature.least_information", Decision::error("the child did not report"));
+        ctx.decide(
+            "signal.nature.least_information",
+            Decision::skipped("could not be checked: the child did not report"),
+        );
         return Ok(());
     };
     ctx.observe("SIGUSR1 blocked, kill x3, unblocked: handler runs", r.handler_runs_after_three_kills);

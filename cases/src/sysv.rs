@@ -184,7 +184,10 @@ fn chosen_key(ctx: &mut Ctx) -> anyhow::Result<()> {
         Ok(q) => q,
         Err(e) => {
             // Another program's object holds this key: not ours to touch.
-            ctx.decide("sysv.key.chosen_key_may_collide", Decision::error(format!("the key was taken: {e}")));
+            ctx.decide(
+                "sysv.key.chosen_key_may_collide",
+                Decision::skipped(format!("creating with a key no object used a moment before failed: {e}")),
+            );
             return Ok(());
         }
     };
@@ -331,7 +334,10 @@ fn ipc_perm_fields(ctx: &mut Ctx) -> anyhow::Result<()> {
     let objects = match OneOfEach::create(ctx, keys, 0o640) {
         Ok(o) => o,
         Err(e) => {
-            ctx.decide("sysv.model.ipc_perm_fields", Decision::error(format!("a key was taken: {e}")));
+            ctx.decide(
+                "sysv.model.ipc_perm_fields",
+                Decision::skipped(format!("creating with keys no object used a moment before failed: {e}")),
+            );
             return Ok(());
         }
     };

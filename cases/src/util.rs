@@ -3,7 +3,7 @@
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::unistd::{read, write};
@@ -89,8 +89,8 @@ pub fn write_all_fd(fd: &impl AsFd, mut data: &[u8]) -> bool {
 
 /// One read of whatever arrives first (at most `max` bytes), waiting at most `within`.
 pub fn read_some(fd: &impl AsFd, max: usize, within: Duration) -> anyhow::Result<Vec<u8>> {
-    if !harness::proc::poll_readable(fd.as_fd(), within)? {
-        bail!("nothing to read within {within:?}");
+    if !harness::proc::poll_readable(fd.as_fd(), harness::proc::budget(within))? {
+        return Err(harness::proc::unanswered(format!("nothing to read within {within:?}")));
     }
     let mut buf = vec![0u8; max];
     let n = read(fd, &mut buf).context("read")?;
@@ -176,7 +176,7 @@ pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
 
 /// Polls observable state until `reached` holds or `within` passes (1 ms between looks).
 pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + within;
+    let deadline = std::time::Instant::now() + harness::proc::budget(within);
     loop {
         if reached() {
             return true;

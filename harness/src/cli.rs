@@ -144,6 +144,10 @@ struct RunArgs {
     /// No progress line, even on a terminal.
     #[arg(long)]
     no_progress: bool,
+    /// Start every worker under this command (split at white space; it must exec the program
+    /// it is given), e.g. `strace -f -o trace` or the deviation injector `ipc-conform-deviate NAME --`.
+    #[arg(long, value_name = "COMMAND")]
+    wrap_workers: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -315,6 +319,9 @@ pub fn execute(
 fn cmd_run(catalogue: &Catalogue, registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut options = run_options(args.jobs, args.timeout_scale)?;
     options.depth = args.depth;
+    if let Some(wrapper) = &args.wrap_workers {
+        options.launcher = options.launcher.wrapped_in(wrapper)?;
+    }
     let claims = select(catalogue, &args.area, &args.claims)?;
     let progress = !args.no_progress && std::io::stderr().is_terminal();
     let report = execute(catalogue, registry, &claims, &options, progress)?;

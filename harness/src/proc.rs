@@ -25,6 +25,26 @@ impl std::fmt::Display for Unanswered {
 
 impl std::error::Error for Unanswered {}
 
+/// The end of the case's time, minus a margin for reporting: past it the watchdog would kill the
+/// worker and every claim would be `error`. Waits for something to happen stop here instead.
+static CASE_DEADLINE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Sets the case's deadline (the worker does, once, before the case runs).
+pub fn set_case_deadline(at: Instant) {
+    let _ = CASE_DEADLINE.set(at);
+}
+
+/// `within`, shortened to what is left of the case's time: a wait for an event that never comes
+/// then ends as [`Unanswered`] before the watchdog's kill. Only for waits for something to
+/// happen; a "nothing arrived within" check must keep its full length (a shorter one could
+/// conclude "nothing" too early).
+pub fn budget(within: Duration) -> Duration {
+    match CASE_DEADLINE.get() {
+        Some(deadline) => within.min(deadline.saturating_duration_since(Instant::now())),
+        None => within,
+    }
+}
+
 /// An [`Unanswered`] error, for a case to return with `?`.
 pub fn unanswered(what: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Unanswered(what.into()))
@@ -147,7 +167,7 @@ impl Child {
 
     /// Waits for the child to end, at most `within`. An error names the deadline that passed.
     pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<Exit> {
-        let deadline = Instant::now() + within;
+        let deadline = Instant::now() + budget(within);
         loop {
             if let Some(exit) = self.try_exit()? {
                 return Ok(exit);
@@ -207,7 +227,7 @@ impl Drop for Child {
 /// Sleeps on all their pidfds at once, so no child's exit is missed or waited for late.
 pub fn wait_any_exit(children: &mut [&mut Child], within: Duration) -> anyhow::Result<usize> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let deadline = Instant::now() + within;
+    let deadline = Instant::now() + budget(within);
     loop {
         for (i, child) in children.iter_mut().enumerate() {
             if child.try_exit()?.is_some() {
@@ -257,7 +277,7 @@ pub fn wait_for_state(
     within: Duration,
     reached: impl Fn(&Sample) -> bool,
 ) -> anyhow::Result<Sample> {
-    let deadline = Instant::now() + within;
+    let deadline = Instant::now() + budget(within);
     let pidfd = pidfd_open(Pid::from_raw(pid));
     loop {
         let last = match sample(pid) {
@@ -431,7 +451,7 @@ pub fn send_frame<T: Serialize + ?Sized>(fd: impl AsFd, value: &T) -> bool {
 /// Receives one frame of [`send_frame`] within `within`. `None` when the sender closed the
 /// channel before a whole frame (it died), or sent something that does not parse as a `T`.
 pub fn recv_frame<T: serde::de::DeserializeOwned>(fd: impl AsFd, within: Duration) -> anyhow::Result<Option<T>> {
-    let deadline = Instant::now() + within;
+    let deadline = Instant::now() + budget(within);
     let mut got = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -463,7 +483,7 @@ pub fn report_pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
 
 /// Reads everything until EOF, at most `within` in all.
 pub fn read_to_end_within(fd: impl AsFd, within: Duration) -> anyhow::Result<Vec<u8>> {
-    let deadline = Instant::now() + within;
+    let deadline = Instant::now() + budget(within);
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
     loop {

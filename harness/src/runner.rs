@@ -33,6 +33,17 @@ impl Launcher {
     pub fn current_exe() -> anyhow::Result<Self> {
         Ok(Launcher { program: std::env::current_exe().context("locating this executable")?, args: Vec::new() })
     }
+
+    /// The same worker started through `wrapper` ("COMMAND ARGS...", split at white space), which
+    /// is given the program and its arguments and must exec them (keeping the pid).
+    pub fn wrapped_in(self, wrapper: &str) -> anyhow::Result<Self> {
+        let mut words = wrapper.split_whitespace().map(str::to_string);
+        let program = words.next().ok_or_else(|| crate::files::usage("--wrap-workers needs a command"))?;
+        let mut args: Vec<String> = words.collect();
+        args.push(self.program.to_string_lossy().into_owned());
+        args.extend(self.args);
+        Ok(Launcher { program: PathBuf::from(program), args })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +104,7 @@ pub fn run(
     for (dir, done) in crate::clean::clean_stale(&std::env::temp_dir()) {
         eprintln!("ipc-conform: cleaned up after a run that was killed ({}): {}", dir.display(), done.join("; "));
     }
+    let active = ActiveRun::start();
     let run_dir = RunDir::create()?;
     type Indexed<'a> = Vec<(usize, &'a Case)>;
     let (parallel, exclusive): (Indexed, Indexed) = cases.iter().enumerate().partition(|(_, c)| !c.exclusive);
@@ -121,7 +133,69 @@ pub fn run(
         }
         run_one(item);
     }
+    drop(active);
     Ok(slots.into_inner().expect("lock not poisoned").into_iter().flatten().collect())
+}
+
+/// Runs in progress in this process; the last to end sweeps up orphans (see [`ActiveRun`]).
+static ACTIVE_RUNS: Mutex<usize> = Mutex::new(0);
+
+/// While it lives, a run is in progress. When the last run of the process ends, every process
+/// still a child of this one is an orphan a case left (a job of a pty session whose leader was
+/// killed before the worker could journal it, say): reparented to us, the subreaper, and in no
+/// worker's process group. They are killed and reaped, with their own orphans, until none is left.
+struct ActiveRun;
+
+impl ActiveRun {
+    fn start() -> Self {
+        *ACTIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        ActiveRun
+    }
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        let mut active = ACTIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+        *active -= 1;
+        if *active == 0 {
+            let swept = sweep_orphans();
+            if !swept.is_empty() {
+                eprintln!(
+                    "ipc-conform: killed {} process(es) that cases left behind: {}",
+                    swept.len(),
+                    swept.join(", ")
+                );
+            }
+        }
+    }
+}
+
+/// Kills and reaps this process's children until none is left; returns "pid (comm)" of each.
+fn sweep_orphans() -> Vec<String> {
+    let me = std::process::id() as i32;
+    let mut swept = Vec::new();
+    for _ in 0..64 {
+        let children: Vec<i32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| {
+                crate::proc::stat_fields(pid).is_some_and(|f| f.get(1).and_then(|p| p.parse().ok()) == Some(me))
+            })
+            .collect();
+        if children.is_empty() {
+            break;
+        }
+        for pid in children {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            // SAFETY: kill has no memory effects; the pid is our child, so it cannot be reused
+            // before we reap it.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            swept.push(format!("{pid} ({})", comm.trim()));
+        }
+    }
+    swept
 }
 
 /// The run's private directory under $TMPDIR, removed when the run ends. It holds a file naming

@@ -73,6 +73,8 @@ pub fn normalise_text(s: &str) -> String {
             (r"\[::1?\]:\d+\b", "[::]:<port>"),
             (r"\bpid \d+\b", "pid <pid>"),
             (r"\bprocess \d+\b", "process <pid>"),
+            // A failed property's reason names the assertion's source line, which moves with edits.
+            (r"\bat [\w/.-]+\.rs:\d+(:\d+)?", "at <source>"),
         ]
         .into_iter()
         .map(|(re, to)| (regex::Regex::new(re).expect("valid rule"), to))

@@ -48,7 +48,10 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
     };
     c_like_signals();
     let workdir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let mut ctx = Ctx::new(log, case.claims, workdir, depth, Duration::from_millis(timeout_ms));
+    let timeout = Duration::from_millis(timeout_ms);
+    // A tenth of the time is left for the case to conclude after its last wait.
+    crate::proc::set_case_deadline(std::time::Instant::now() + timeout.mul_f64(0.9));
+    let mut ctx = Ctx::new(log, case.claims, workdir, depth, timeout);
     let run = case.run;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut ctx)));
     let error = match outcome {

@@ -148,6 +148,14 @@ pub fn op(id: i32, ops: &[Op]) -> Result<i32, Errno> {
     Errno::result(unsafe { libc::semop(id, sops.as_mut_ptr(), sops.len()) })
 }
 
+/// semop with IPC_NOWAIT added to every operation: for the worker's own operations, which are
+/// expected to complete at once. If a kernel would make one wait, it returns EAGAIN (an
+/// observation) instead of hanging the worker until its deadline; waits happen in children.
+pub fn op_now(id: i32, ops: &[Op]) -> Result<i32, Errno> {
+    let nowait: Vec<Op> = ops.iter().map(|&(n, op, flg)| (n, op, flg | libc::IPC_NOWAIT as i16)).collect();
+    op(id, &nowait)
+}
+
 /// Waits until process `pid` sleeps in semop (glibc may enter the kernel through semtimedop).
 pub fn wait_blocked_in_semop(pid: i32, within: Duration) -> anyhow::Result<Sample> {
     wait_for_state(pid, "blocked in semop", within, |s| {
