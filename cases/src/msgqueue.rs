@@ -334,12 +334,17 @@ fn stat_and_set(ctx: &mut Ctx) -> anyhow::Result<()> {
     let stranger_set = as_nobody(ctx, || set_mode(strangers.id(), 0o600))?;
     let stranger_rmid = as_nobody(ctx, || call(&msg::remove(strangers.id()).map(|_| 0)).to_string())?;
     let owned = MsgQueue::create(ctx, libc::IPC_PRIVATE, 0o600)?;
-    msg::update(owned.id(), |ds| (ds.msg_perm.uid, ds.msg_perm.gid) = (NOBODY, NOBODY))?;
+    // Root hands the queues over with IPC_SET itself: a refusal is part of the answer.
+    let give_to_nobody = msg::update(owned.id(), |ds| (ds.msg_perm.uid, ds.msg_perm.gid) = (NOBODY, NOBODY));
     let owner_set = as_nobody(ctx, || set_mode(owned.id(), 0o640))?;
     let created = queue_made_by_nobody(ctx)?;
-    msg::update(created.id(), |ds| (ds.msg_perm.uid, ds.msg_perm.gid) = (0, 0))?;
+    let give_to_root = msg::update(created.id(), |ds| (ds.msg_perm.uid, ds.msg_perm.gid) = (0, 0));
     let creator_set = as_nobody(ctx, || set_mode(created.id(), 0o660))?;
     let root_set = set_mode(strangers.id(), 0o600);
+    ctx.observe(
+        "IPC_SET uid/gid as root: to 65534 (an owner that is not the creator), back to 0 (a creator that is not the owner)",
+        (call(&give_to_nobody.map(|_| 0)), call(&give_to_root.map(|_| 0))),
+    );
     ctx.observe(
         "IPC_SET mode as uid 65534: stranger, owner (not creator), creator (not owner)",
         (&stranger_set, &owner_set, &creator_set),
@@ -348,7 +353,12 @@ fn stat_and_set(ctx: &mut Ctx) -> anyhow::Result<()> {
     let eperm = "\"-1 EPERM\"";
     ctx.check(
         "sysv.msg.ipc_set_by_creator_owner_or_root",
-        stranger_set == eperm && owner_set == "0" && creator_set == "0" && root_set == "0",
+        stranger_set == eperm
+            && owner_set == "0"
+            && creator_set == "0"
+            && root_set == "0"
+            && give_to_nobody.is_ok()
+            && give_to_root.is_ok(),
         "a stranger got EPERM; the owner, the creator and root succeeded",
         "IPC_SET's permission differed (see observation)",
     );

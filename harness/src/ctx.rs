@@ -201,12 +201,13 @@ impl Ctx {
         Ok(child)
     }
 
-    /// Runs `body` in a child and returns its value and exit, within the case's wait limit.
+    /// Runs `body` in a child and returns its value and exit, within what is left of the case's time.
     pub fn in_child<T: Serialize + serde::de::DeserializeOwned>(
         &mut self,
         body: impl FnOnce() -> T,
     ) -> anyhow::Result<(Option<T>, crate::proc::Exit)> {
-        let limit = self.wait_limit();
+        // The child may wait several times itself: its report may take what is left of the case.
+        let limit = crate::proc::budget(self.timeout);
         self.spawn_reporting(body)?.finish(limit)
     }
 
