@@ -25,6 +25,15 @@ fn run_suite() -> (RunReport, Vec<u8>) {
 
 /// The gate itself: this kernel's approved snapshot, or (a kernel build without one) the
 /// nearest approved kernel of the same architecture as its baseline. Any change fails.
+/// A run of the suite saved as a result file in a directory of its own.
+fn saved_run() -> (RunReport, tempfile::TempDir, std::path::PathBuf) {
+    let (report, raw) = run_suite();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("results.json");
+    std::fs::write(&saved, raw).unwrap();
+    (report, dir, saved)
+}
+
 #[test]
 #[file_parallel(machine_wide)]
 fn this_kernel_matches_its_approved_snapshot_or_baseline() {
@@ -80,10 +89,7 @@ fn two_runs_give_the_same_snapshot() {
 #[test]
 #[file_parallel(machine_wide)]
 fn a_flipped_verdict_in_a_copy_fails_the_gate_naming_the_claim() {
-    let (report, raw) = run_suite();
-    let copy = tempfile::tempdir().unwrap();
-    let saved = copy.path().join("results.json");
-    std::fs::write(&saved, raw).unwrap();
+    let (report, copy, saved) = saved_run();
     let gate = |dir: &Path| {
         Command::new(BIN)
             .args(["gate", "--results", saved.to_str().unwrap(), "--snapshots", dir.to_str().unwrap()])
@@ -114,10 +120,7 @@ fn a_flipped_verdict_in_a_copy_fails_the_gate_naming_the_claim() {
 /// A reports directory with this kernel's results approved under another kernel id, one claim's
 /// verdict changed, so the two kernels differ in exactly that claim.
 fn two_kernels() -> (tempfile::TempDir, String, String) {
-    let (report, raw) = run_suite();
-    let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("results.json");
-    std::fs::write(&saved, raw).unwrap();
+    let (report, dir, saved) = saved_run();
     let mut other = Snapshot::of(&report);
     other.kernel = "6.1.0-28-amd64-x86_64".into();
     other.claims[1].verdict = harness::Verdict::Skipped;
@@ -152,10 +155,7 @@ fn a_kernel_without_a_snapshot_fails_against_its_nearest_baseline_naming_the_cha
 #[test]
 #[file_parallel(machine_wide)]
 fn a_kernel_without_a_snapshot_passes_when_it_behaves_like_its_baseline() {
-    let (report, raw) = run_suite();
-    let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("results.json");
-    std::fs::write(&saved, raw).unwrap();
+    let (report, dir, saved) = saved_run();
     let mut same = Snapshot::of(&report);
     same.kernel = "6.1.0-28-amd64-x86_64".into();
     std::fs::create_dir_all(dir.path().join(&same.kernel)).unwrap();

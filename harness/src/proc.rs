@@ -334,6 +334,20 @@ pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
     Some(stat[stat.rfind(')')? + 1..].split_whitespace().map(str::to_string).collect())
 }
 
+/// Indexes into [`stat_fields`]: the parent's pid and the process group.
+pub const STAT_PPID: usize = 1;
+pub const STAT_PGRP: usize = 2;
+
+/// Every process whose /proc/<pid>/stat field `field` (an index into [`stat_fields`]) is `value`.
+pub fn processes_where(field: usize, value: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| stat_fields(pid).is_some_and(|f| f.get(field).and_then(|v| v.parse().ok()) == Some(value)))
+        .collect()
+}
+
 /// Waits (up to `within`) for each of `pids` that still exists to exit.
 pub fn wait_gone(pids: &[i32], within: Duration) {
     let deadline = std::time::Instant::now() + within;

@@ -175,14 +175,7 @@ fn sweep_orphans() -> Vec<String> {
     let me = std::process::id() as i32;
     let mut swept = Vec::new();
     for _ in 0..64 {
-        let children: Vec<i32> = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|&pid| {
-                crate::proc::stat_fields(pid).is_some_and(|f| f.get(1).and_then(|p| p.parse().ok()) == Some(me))
-            })
-            .collect();
+        let children = crate::proc::processes_where(crate::proc::STAT_PPID, me);
         if children.is_empty() {
             break;
         }
@@ -431,14 +424,7 @@ fn wait_or_stop(pidfd: &impl std::os::fd::AsFd, timeout: Duration) -> anyhow::Re
 /// One line on each live member of process group `pgid`: its state and the system call it is in
 /// (from /proc/<pid>/stat, /syscall and /wchan), the worker first. Says where a killed case hung.
 fn describe_group(pgid: i32) -> String {
-    let mut members: Vec<i32> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            crate::proc::stat_fields(pid).is_some_and(|f| f.get(2).and_then(|g| g.parse().ok()) == Some(pgid))
-        })
-        .collect();
+    let mut members = crate::proc::processes_where(crate::proc::STAT_PGRP, pgid);
     members.sort_by_key(|&pid| (pid != pgid, pid));
     let described: Vec<String> = members
         .iter()
