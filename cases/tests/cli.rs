@@ -47,6 +47,10 @@ fn explain_shows_the_trace_and_what_the_kernel_did() {
 #[case::bad_format(&["run", "--format", "yaml"], "invalid value 'yaml'")]
 #[case::missing_catalogue(&["--catalogue", "/nonexistent/claims.toml", "list"], "cannot read catalogue")]
 #[case::missing_notes(&["--notes", "/nonexistent", "list"], "notes directory")]
+#[case::endless_catalogue(&["--catalogue", "/dev/zero", "list"], "longer than the limit")]
+#[case::endless_results(&["gate", "--results", "/dev/zero"], "longer than the limit")]
+#[case::directory_as_catalogue(&["--catalogue", "/tmp", "list"], "is a directory")]
+#[case::unknown_baseline(&["gate", "--baseline", "no-such-kernel"], "--baseline no-such-kernel")]
 #[file_parallel(machine_wide)]
 fn bad_usage_exits_2_naming_the_problem(#[case] args: &[&str], #[case] expected: &str) {
     let out = ipc_conform(args);
