@@ -89,7 +89,7 @@ pub fn write_all_fd(fd: &impl AsFd, mut data: &[u8]) -> bool {
 
 /// One read of whatever arrives first (at most `max` bytes), waiting at most `within`.
 pub fn read_some(fd: &impl AsFd, max: usize, within: Duration) -> anyhow::Result<Vec<u8>> {
-    if !harness::proc::poll_readable(fd.as_fd(), harness::proc::budget(within))? {
+    if !harness::proc::poll_readable_within_budget(fd.as_fd(), within, "data to read")? {
         return Err(harness::proc::unanswered(format!("nothing to read within {within:?}")));
     }
     let mut buf = vec![0u8; max];
@@ -174,14 +174,17 @@ pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
     (!p.is_null()).then_some(p)
 }
 
-/// Polls observable state until `reached` holds or `within` passes (1 ms between looks).
+/// Polls observable state until `reached` holds or `within` passes (1 ms between looks), within
+/// what is left of the case's time (a wait cut short is noted, see `harness::proc::cut_short`).
 pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + harness::proc::budget(within);
+    let wait = harness::proc::budget(within);
+    let deadline = std::time::Instant::now() + wait;
     loop {
         if reached() {
             return true;
         }
         if std::time::Instant::now() >= deadline {
+            harness::proc::cut_short(within, wait, "a state to be reached");
             return false;
         }
         // A pause between looks, not a synchronisation: only `reached` ends the wait early,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::catalogue::Notes;
-use crate::cli::{emit, usage};
+use crate::files::{emit, usage};
 use crate::report::RunReport;
 use crate::snapshot::{self, Snapshot};
 use crate::verdict::Verdict;

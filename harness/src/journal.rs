@@ -69,6 +69,12 @@ pub enum Event {
     Released {
         resource: Resource,
     },
+    /// A wait (`wait`) had to stop early because the case's time was running out, so what it
+    /// would have seen is unknown: the runner makes every decision after this line `skipped`.
+    /// Written by the worker or any child it forked.
+    OutOfTime {
+        wait: String,
+    },
     /// The case function returned; `error` is set when it returned an error or panicked.
     Finished {
         error: Option<String>,

@@ -11,9 +11,9 @@ use nix::unistd::{fork, ForkResult, Pid};
 use serde::Serialize;
 
 /// A process or the kernel did not do what an experiment waited for (exit, block, stop, an
-/// end of file, a report) within its deadline. It is an observation about the kernel, not a
-/// fault of the harness: a case that stops on it leaves its undecided claims `skipped`, naming
-/// what did not happen.
+/// end of file, a report) within its deadline, or a child could only report a refused step as
+/// text. An observation about the kernel, not a fault of the harness: a case that stops on it
+/// leaves its undecided claims `skipped`, naming what did not happen.
 #[derive(Debug)]
 pub struct Unanswered(pub String);
 
@@ -25,24 +25,45 @@ impl std::fmt::Display for Unanswered {
 
 impl std::error::Error for Unanswered {}
 
-/// The end of the case's time, minus a margin for reporting: past it the watchdog would kill the
-/// worker and every claim would be `error`. Waits for something to happen stop here instead.
-static CASE_DEADLINE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+/// The end of the case's time, minus a margin for reporting (past it the watchdog would kill the
+/// worker and every claim would be `error`), and the journal to note a wait cut short in.
+static CASE_DEADLINE: std::sync::OnceLock<(Instant, crate::journal::EventLog)> = std::sync::OnceLock::new();
 
-/// Sets the case's deadline (the worker does, once, before the case runs).
-pub fn set_case_deadline(at: Instant) {
-    let _ = CASE_DEADLINE.set(at);
+/// Sets the case's deadline (the worker does, once, before the case runs; forked children
+/// inherit it and the journal).
+pub fn set_case_deadline(at: Instant, log: crate::journal::EventLog) {
+    let _ = CASE_DEADLINE.set((at, log));
 }
 
-/// `within`, shortened to what is left of the case's time: a wait for an event that never comes
-/// then ends as [`Unanswered`] before the watchdog's kill. Only for waits for something to
-/// happen; a "nothing arrived within" check must keep its full length (a shorter one could
-/// conclude "nothing" too early).
+/// `within`, shortened to what is left of the case's time, so a wait for something that never
+/// comes ends before the watchdog's kill. A wait that then runs out must call [`cut_short`]:
+/// its "not within" is no observation, and the decisions after it become `skipped`.
 pub fn budget(within: Duration) -> Duration {
     match CASE_DEADLINE.get() {
-        Some(deadline) => within.min(deadline.saturating_duration_since(Instant::now())),
+        Some((deadline, _)) => within.min(deadline.saturating_duration_since(Instant::now())),
         None => within,
     }
+}
+
+/// For a wait of `within` that was given `waited` by [`budget`] and ran out: if the budget was
+/// shorter, notes in the journal that the case's time ran out (see `Event::OutOfTime`).
+pub fn cut_short(within: Duration, waited: Duration, what: &str) {
+    if waited < within {
+        if let Some((_, log)) = CASE_DEADLINE.get() {
+            log.write(&crate::journal::Event::OutOfTime { wait: format!("{what} (up to {within:?})") });
+        }
+    }
+}
+
+/// Waits up to `within` (shortened by [`budget`]) for `fd` to become readable; a wait cut short
+/// is noted with [`cut_short`].
+pub fn poll_readable_within_budget(fd: impl AsFd, within: Duration, what: &str) -> anyhow::Result<bool> {
+    let wait = budget(within);
+    let ready = poll_readable(fd.as_fd(), wait)?;
+    if !ready {
+        cut_short(within, wait, what);
+    }
+    Ok(ready)
 }
 
 /// An [`Unanswered`] error, for a case to return with `?`.
@@ -53,7 +74,7 @@ pub fn unanswered(what: impl Into<String>) -> anyhow::Error {
 /// Returns an [`Unanswered`] error from the enclosing function.
 macro_rules! unanswered {
     ($($arg:tt)*) => {
-        return Err(anyhow::Error::new(Unanswered(format!($($arg)*))))
+        return Err(unanswered(format!($($arg)*)))
     };
 }
 
@@ -167,13 +188,15 @@ impl Child {
 
     /// Waits for the child to end, at most `within`. An error names the deadline that passed.
     pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<Exit> {
-        let deadline = Instant::now() + budget(within);
+        let wait = budget(within);
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(exit) = self.try_exit()? {
                 return Ok(exit);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                cut_short(within, wait, "a child's exit");
                 unanswered!("child {} did not exit within {:?}", self.pid, within);
             }
             self.sleep_until_exit_or(left.min(Duration::from_millis(50)))?;
@@ -227,7 +250,8 @@ impl Drop for Child {
 /// Sleeps on all their pidfds at once, so no child's exit is missed or waited for late.
 pub fn wait_any_exit(children: &mut [&mut Child], within: Duration) -> anyhow::Result<usize> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let deadline = Instant::now() + budget(within);
+    let wait = budget(within);
+    let deadline = Instant::now() + wait;
     loop {
         for (i, child) in children.iter_mut().enumerate() {
             if child.try_exit()?.is_some() {
@@ -236,6 +260,7 @@ pub fn wait_any_exit(children: &mut [&mut Child], within: Duration) -> anyhow::R
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            cut_short(within, wait, "one of several children's exits");
             unanswered!("none of {} children exited within {within:?}", children.len());
         }
         let mut fds: Vec<PollFd> = children
@@ -277,7 +302,8 @@ pub fn wait_for_state(
     within: Duration,
     reached: impl Fn(&Sample) -> bool,
 ) -> anyhow::Result<Sample> {
-    let deadline = Instant::now() + budget(within);
+    let wait = budget(within);
+    let deadline = Instant::now() + wait;
     let pidfd = pidfd_open(Pid::from_raw(pid));
     loop {
         let last = match sample(pid) {
@@ -287,6 +313,7 @@ pub fn wait_for_state(
             Some(s) => s,
         };
         if Instant::now() >= deadline {
+            cut_short(within, wait, &format!("a process to be {what}"));
             unanswered!(
                 "process {pid} not {what} within {within:?}; last seen state {} in syscall {:?}",
                 last.state,
@@ -465,7 +492,8 @@ pub fn send_frame<T: Serialize + ?Sized>(fd: impl AsFd, value: &T) -> bool {
 /// Receives one frame of [`send_frame`] within `within`. `None` when the sender closed the
 /// channel before a whole frame (it died), or sent something that does not parse as a `T`.
 pub fn recv_frame<T: serde::de::DeserializeOwned>(fd: impl AsFd, within: Duration) -> anyhow::Result<Option<T>> {
-    let deadline = Instant::now() + budget(within);
+    let wait = budget(within);
+    let deadline = Instant::now() + wait;
     let mut got = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -478,6 +506,7 @@ pub fn recv_frame<T: serde::de::DeserializeOwned>(fd: impl AsFd, within: Duratio
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || !poll_readable(fd.as_fd(), left)? {
+            cut_short(within, wait, "a child's report");
             unanswered!("no whole report within {within:?} (got {} bytes)", got.len());
         }
         let room = (wanted - got.len()).min(buf.len());
@@ -497,12 +526,14 @@ pub fn report_pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
 
 /// Reads everything until EOF, at most `within` in all.
 pub fn read_to_end_within(fd: impl AsFd, within: Duration) -> anyhow::Result<Vec<u8>> {
-    let deadline = Instant::now() + budget(within);
+    let wait = budget(within);
+    let deadline = Instant::now() + wait;
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || !poll_readable(fd.as_fd(), left)? {
+            cut_short(within, wait, "an end of file");
             unanswered!("no EOF within {within:?} (read {} bytes)", out.len());
         }
         match nix::unistd::read(fd.as_fd(), &mut buf) {

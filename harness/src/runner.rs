@@ -270,14 +270,27 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
 
     let mut decided: Vec<(String, Decision)> = Vec::new();
     let mut finished: Option<Option<String>> = None;
+    let mut out_of_time: Option<String> = None;
     for event in events {
         match event {
             Event::Observe { key, value } => {
                 report.observation.insert(key, value);
             }
+            Event::OutOfTime { wait } => {
+                report.observation.insert("harness.out_of_time".into(), serde_json::json!(wait));
+                out_of_time.get_or_insert(wait);
+            }
             Event::Decide { claim, verdict, explanation } => {
                 decided.retain(|(c, _)| *c != claim);
-                decided.push((claim, Decision::new(verdict, explanation)));
+                // A wait cut short by the case's deadline saw nothing it could vouch for: a
+                // decision after it may rest on a "not within" that was only "not yet".
+                let decision = match &out_of_time {
+                    Some(wait) if verdict != crate::verdict::Verdict::Skipped => Decision::skipped(format!(
+                        "could not be checked: the case's time ran out during a wait for {wait}, so what it would have seen is unknown (it had concluded {verdict}: {explanation})"
+                    )),
+                    _ => Decision::new(verdict, explanation),
+                };
+                decided.push((claim, decision));
             }
             Event::Finished { error } => finished = Some(error),
             Event::Created { .. } | Event::Released { .. } | Event::Creating | Event::NotCreated => {}

@@ -50,7 +50,9 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
     let workdir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let timeout = Duration::from_millis(timeout_ms);
     // A tenth of the time is left for the case to conclude after its last wait.
-    crate::proc::set_case_deadline(std::time::Instant::now() + timeout.mul_f64(0.9));
+    if let Ok(journal) = log.try_clone() {
+        crate::proc::set_case_deadline(std::time::Instant::now() + timeout.mul_f64(0.9), journal);
+    }
     let mut ctx = Ctx::new(log, case.claims, workdir, depth, timeout);
     let run = case.run;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut ctx)));
