@@ -2,25 +2,12 @@
 //! kernel did, and decides the claims it names; the harness does everything else.
 
 pub mod fifo;
-pub mod inetaddr;
 pub mod mmap;
-pub mod msgqueue;
-pub mod net;
-pub mod netdb;
-pub mod netns;
-pub mod netorder;
 pub mod pipe;
-pub mod popen;
-pub mod semaphore;
-pub mod shmem;
 pub mod signal;
-pub mod sockapi;
-pub mod sys;
+pub mod socket;
 pub mod sysv;
-pub mod tcp;
 pub mod toolchain;
-pub mod udp;
-pub mod unixsock;
 pub mod util;
 
 use harness::cli::Embedded;
@@ -30,22 +17,25 @@ use harness::Registry;
 pub fn registry() -> Registry {
     Registry::new()
         .with(pipe::CASES)
-        .with(popen::CASES)
+        .with(pipe::popen::CASES)
         .with(fifo::CASES)
         .with(signal::CASES)
         .with(mmap::CASES)
         .with(sysv::CASES)
-        .with(msgqueue::CASES)
-        .with(semaphore::CASES)
-        .with(shmem::CASES)
-        .with(netorder::CASES)
-        .with(inetaddr::CASES)
-        .with(sockapi::CASES)
-        .with(udp::CASES)
-        .with(tcp::CASES)
-        .with(netns::CASES)
-        .with(unixsock::CASES)
-        .with(netdb::CASES)
+        .with(sysv::key::CASES)
+        .with(sysv::msg::CASES)
+        .with(sysv::sem::CASES)
+        .with(sysv::shm::CASES)
+        .with(socket::order::CASES)
+        .with(socket::addr::CASES)
+        .with(socket::api::CASES)
+        .with(socket::udp::CASES)
+        .with(socket::tcp::CASES)
+        .with(socket::broadcast::CASES)
+        .with(socket::multicast::CASES)
+        .with(socket::hostname::CASES)
+        .with(socket::unix::CASES)
+        .with(socket::netdb::CASES)
 }
 
 /// The catalogue and the notes, compiled in so the binary is complete on its own.

@@ -20,7 +20,8 @@ pub struct Needs {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
-    /// Unique, `<module>.<what it does>`.
+    /// Unique, `<module path>.<what it does>`: `sysv.msg.type_selection` is in
+    /// `cases/src/sysv/msg.rs`.
     pub name: &'static str,
     pub claims: &'static [&'static str],
     pub run: CaseFn,
@@ -31,12 +32,18 @@ pub struct Case {
     pub exclusive: bool,
     /// Why this case may take longer than a second (`ci/bench` holds every other case to 1 s).
     pub stress: Option<&'static str>,
+    /// Where the case is declared (its entry in the `CASES` table), for `explain` and the
+    /// layout test.
+    pub file: &'static str,
+    pub line: u32,
 }
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 
 impl Case {
+    #[track_caller]
     pub const fn new(name: &'static str, claims: &'static [&'static str], run: CaseFn) -> Self {
+        let declared = std::panic::Location::caller();
         Case {
             name,
             claims,
@@ -45,6 +52,8 @@ impl Case {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             exclusive: false,
             stress: None,
+            file: declared.file(),
+            line: declared.line(),
         }
     }
 

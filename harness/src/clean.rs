@@ -13,19 +13,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::journal;
-use crate::runner::{RUNNER_FILE, RUN_DIR_PREFIX, WORKER_SUFFIX};
+use crate::rundir::{is_run_dir, is_worker_file, read_identity, RUNNER_FILE};
 
 /// A directory without a runner file is left alone for this long: its runner may be starting (it
 /// writes the file right after making the directory).
 const UNNAMED_GRACE: Duration = Duration::from_secs(60);
 
 /// "<pid> <start time>" as the runner and worker files hold it.
-fn read_identity(path: &Path) -> Option<(i32, u64)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut words = text.split_whitespace();
-    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
-}
-
 fn alive(pid: i32, start_time: u64) -> bool {
     journal::process_start_time(pid) == Some(start_time)
 }
@@ -36,7 +30,7 @@ pub fn stale_run_dirs(tmp: &Path) -> Vec<PathBuf> {
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(RUN_DIR_PREFIX))
+        .filter(|e| is_run_dir(&e.file_name().to_string_lossy()))
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
         .filter(|dir| match read_identity(&dir.join(RUNNER_FILE)) {
@@ -87,7 +81,7 @@ pub fn clean_run_dir(dir: &Path) -> Vec<String> {
         std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok).map(|e| e.path()).collect();
     files.sort();
     // Processes first, so nothing creates objects while the journals are replayed.
-    for worker in files.iter().filter(|p| p.to_string_lossy().ends_with(WORKER_SUFFIX)) {
+    for worker in files.iter().filter(|p| is_worker_file(p)) {
         if let Some((pid, start)) = read_identity(worker) {
             done.extend(kill_worker_group(pid, start));
         }

@@ -395,8 +395,9 @@ fn cmd_explain(catalogue: &Catalogue, registry: &Registry, args: ExplainArgs) ->
         out += &format!("  also in   {place}\n");
     }
     out += &format!("  statement {}\n", claim.statement);
-    let cases: Vec<&str> = registry.cases_for(&claim.id).map(|c| c.name).collect();
-    out += &format!("  checked by {}\n", cases.join(", "));
+    for case in registry.cases_for(&claim.id) {
+        out += &format!("  checked by {} ({}:{})\n", case.name, case.file, case.line);
+    }
     if !args.no_run {
         let options = RunOptions::new(Launcher::current_exe()?);
         let report = execute(catalogue, registry, &[claim], &options, false)?;
@@ -464,48 +465,26 @@ fn load_snapshot_any(path: &Path) -> anyhow::Result<Snapshot> {
 }
 
 fn cmd_gate(catalogue: &Catalogue, notes: &Notes, registry: &Registry, args: GateArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
     let saved = args.results.as_deref().map(load_results).transpose()?;
     let kernel_id =
         saved.as_ref().map_or_else(|| crate::fingerprint::probe(&catalogue.fingerprint).id, |r| r.kernel.id.clone());
-    let policy = gate::Policy { baseline: args.baseline.clone(), require_snapshot: args.require_snapshot };
-    // Chosen before the suite runs: a missing or corrupt reference costs no run.
-    let reference = match args.accept {
-        true => None,
-        false => Some(gate::choose_reference(&args.snapshots, &kernel_id, &policy)?),
+    let request = gate::Request {
+        snapshots: &args.snapshots,
+        policy: gate::Policy { baseline: args.baseline.clone(), require_snapshot: args.require_snapshot },
+        accept: args.accept,
     };
-    let report = match saved {
-        Some(report) => report,
+    gate::gate(&request, catalogue, notes, &kernel_id, || match saved {
+        Some(report) => Ok(Ok(report)),
         None => {
             let options = run_options(args.jobs, args.timeout_scale)?;
             let claims = select(catalogue, &[], &args.claims)?;
             let report = execute(catalogue, registry, &claims, &options, std::io::stderr().is_terminal())?;
-            if let Some(code) = interrupted_exit() {
-                return Ok(code);
-            }
-            report
+            Ok(match interrupted_exit() {
+                Some(code) => Err(code),
+                None => Ok(report),
+            })
         }
-    };
-    let whole_catalogue = report.results.len() == catalogue.claims.len();
-    let Some(reference) = reference else {
-        if !whole_catalogue {
-            return Err(usage(format!(
-                "--accept approves a whole run, and these results hold {} of the catalogue's {} claims",
-                report.results.len(),
-                catalogue.claims.len()
-            )));
-        }
-        println!("{}", gate::approve(&args.snapshots, &report, notes)?);
-        return Ok(ExitCode::SUCCESS);
-    };
-    let outcome = gate::compare(&reference, &report, whole_catalogue);
-    print!("{}", outcome.text);
-    if whole_catalogue && reference.kind != gate::ReferenceKind::Approved {
-        let pending = gate::write_pending(&args.snapshots, &report)?;
-        println!("gate: wrote {} (approve with `ipc-conform gate --accept`)", pending.display());
-    }
-    println!("gate: {:.2} s", started.elapsed().as_secs_f64());
-    Ok(if outcome.changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    })
 }
 
 fn cmd_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
@@ -539,7 +518,7 @@ fn cmd_clean(args: CleanArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
-    let kernels: Vec<crate::report::matrix::KernelColumn> = snapshot::approved_in(&args.snapshots)
+    let kernels: Vec<crate::matrix::KernelColumn> = snapshot::approved_in(&args.snapshots)
         .into_iter()
         .map(|(id, path)| {
             let snapshot = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
@@ -551,15 +530,15 @@ fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
             )
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok());
-            Ok(crate::report::matrix::KernelColumn { id, snapshot, fingerprint })
+            Ok(crate::matrix::KernelColumn { id, snapshot, fingerprint })
         })
         .collect::<anyhow::Result<_>>()?;
     if kernels.is_empty() {
         return Err(usage(format!("{} holds no approved snapshot", args.snapshots.display())));
     }
     let text = match args.format {
-        MatrixFormat::Markdown => crate::report::matrix::markdown(&kernels, args.all),
-        MatrixFormat::Html => crate::report::matrix::html(&kernels, args.all),
+        MatrixFormat::Markdown => crate::matrix::markdown(&kernels, args.all),
+        MatrixFormat::Html => crate::matrix::html(&kernels, args.all),
     };
     emit(args.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)

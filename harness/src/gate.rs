@@ -8,11 +8,63 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::catalogue::Notes;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::catalogue::{Catalogue, Notes};
 use crate::files::{emit, usage};
 use crate::report::RunReport;
 use crate::snapshot::{self, Snapshot};
 use crate::verdict::Verdict;
+
+/// What `ipc-conform gate` was asked.
+pub struct Request<'a> {
+    pub snapshots: &'a Path,
+    pub policy: Policy,
+    /// Approve the results as this kernel's snapshot instead of comparing.
+    pub accept: bool,
+}
+
+/// The gate from start to end: the reference is chosen before anything runs (a missing or
+/// corrupt one costs no run), `results` runs the suite or reads a saved result (`Err(code)`:
+/// a stop signal cut the run short), then approval or the comparison. Exit 0 the same, 1 changed.
+pub fn gate(
+    request: &Request,
+    catalogue: &Catalogue,
+    notes: &Notes,
+    kernel_id: &str,
+    results: impl FnOnce() -> anyhow::Result<Result<RunReport, ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let reference = match request.accept {
+        true => None,
+        false => Some(choose_reference(request.snapshots, kernel_id, &request.policy)?),
+    };
+    let report = match results()? {
+        Ok(report) => report,
+        Err(interrupted) => return Ok(interrupted),
+    };
+    let whole_catalogue = report.results.len() == catalogue.claims.len();
+    let Some(reference) = reference else {
+        if !whole_catalogue {
+            return Err(usage(format!(
+                "--accept approves a whole run, and these results hold {} of the catalogue's {} claims",
+                report.results.len(),
+                catalogue.claims.len()
+            )));
+        }
+        println!("{}", approve(request.snapshots, &report, notes)?);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let outcome = compare(&reference, &report, whole_catalogue);
+    print!("{}", outcome.text);
+    if whole_catalogue && reference.kind != ReferenceKind::Approved {
+        let pending = write_pending(request.snapshots, &report)?;
+        println!("gate: wrote {} (approve with `ipc-conform gate --accept`)", pending.display());
+    }
+    println!("gate: {:.2} s", started.elapsed().as_secs_f64());
+    Ok(if outcome.changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
 
 /// How the gate chooses what to compare with.
 #[derive(Debug, Clone, Default)]

@@ -27,12 +27,13 @@ impl std::error::Error for Unanswered {}
 
 /// The end of the case's time, minus a margin for reporting (past it the watchdog would kill the
 /// worker and every claim would be `error`), and the journal to note a wait cut short in.
-static CASE_DEADLINE: std::sync::OnceLock<(Instant, crate::journal::EventLog)> = std::sync::OnceLock::new();
+type OnCutShort = Box<dyn Fn(String) + Send + Sync>;
+static CASE_DEADLINE: std::sync::OnceLock<(Instant, OnCutShort)> = std::sync::OnceLock::new();
 
 /// Sets the case's deadline (the worker does, once, before the case runs; forked children
-/// inherit it and the journal).
-pub fn set_case_deadline(at: Instant, log: crate::journal::EventLog) {
-    let _ = CASE_DEADLINE.set((at, log));
+/// inherit it). `on_cut_short` is told of each wait the deadline cut short (the worker journals it).
+pub fn set_case_deadline(at: Instant, on_cut_short: impl Fn(String) + Send + Sync + 'static) {
+    let _ = CASE_DEADLINE.set((at, Box::new(on_cut_short)));
 }
 
 /// `within`, shortened to what is left of the case's time, so a wait for something that never
@@ -49,8 +50,8 @@ pub fn budget(within: Duration) -> Duration {
 /// shorter, notes in the journal that the case's time ran out (see `Event::OutOfTime`).
 pub fn cut_short(within: Duration, waited: Duration, what: &str) {
     if waited < within {
-        if let Some((_, log)) = CASE_DEADLINE.get() {
-            log.write(&crate::journal::Event::OutOfTime { wait: format!("{what} (up to {within:?})") });
+        if let Some((_, on_cut_short)) = CASE_DEADLINE.get() {
+            on_cut_short(format!("{what} (up to {within:?})"));
         }
     }
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::case::Case;
 use crate::ctx::Depth;
 use crate::journal::{self, Event};
+use crate::rundir::{self, RunDir};
 use crate::verdict::Decision;
 use crate::worker;
 
@@ -191,31 +192,6 @@ fn sweep_orphans() -> Vec<String> {
     swept
 }
 
-/// The run's private directory under $TMPDIR, removed when the run ends. It holds a file naming
-/// the runner, so `clean` can tell the directory of a killed runner from a live one.
-struct RunDir {
-    dir: tempfile::TempDir,
-}
-
-pub const RUN_DIR_PREFIX: &str = "ipc-conform-run-";
-pub const RUNNER_FILE: &str = "runner";
-/// `<case>.worker`: "<pid> <start time>" of the worker (the leader of its process group).
-pub const WORKER_SUFFIX: &str = ".worker";
-
-impl RunDir {
-    fn create() -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new().prefix(RUN_DIR_PREFIX).tempdir().context("creating the run directory")?;
-        let me = std::process::id() as i32;
-        let start = journal::process_start_time(me).unwrap_or(0);
-        std::fs::write(dir.path().join(RUNNER_FILE), format!("{me} {start}\n")).context("writing the runner file")?;
-        Ok(RunDir { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
 fn missing_needs(case: &Case) -> Option<String> {
     if let Some(why) = case.needs.root {
         if !crate::privilege::is_root() {
@@ -251,12 +227,12 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
             .collect();
         return report;
     }
-    let workdir = run_dir.join(case.name);
-    let log_path = run_dir.join(format!("{}.log", case.name));
-    let stderr_path = run_dir.join(format!("{}.stderr", case.name));
+    let workdir = rundir::work_dir(run_dir, case.name);
+    let log_path = rundir::journal_file(run_dir, case.name);
+    let stderr_path = rundir::stderr_file(run_dir, case.name);
     let timeout = Duration::from_millis((case.timeout_ms as f64 * options.timeout_scale) as u64);
     let ended = std::fs::create_dir(&workdir).context("creating the worker directory").and_then(|()| {
-        let worker_file = run_dir.join(format!("{}{WORKER_SUFFIX}", case.name));
+        let worker_file = rundir::worker_file(run_dir, case.name);
         supervise(case, options, &workdir, &log_path, &stderr_path, &worker_file, timeout)
     });
 
@@ -387,9 +363,8 @@ fn supervise(
         .spawn()
         .with_context(|| format!("starting the worker {}", options.launcher.program.display()))?;
     let pid = child.id() as i32;
-    let start = journal::process_start_time(pid).unwrap_or(0);
     // Best effort: without it `clean` still replays the journal, and the worker dies with us.
-    let _ = std::fs::write(worker_file, format!("{pid} {start}\n"));
+    let _ = rundir::write_identity(worker_file, pid);
     let mut exited_in_time = match crate::proc::pidfd_open(nix::unistd::Pid::from_raw(pid)) {
         Some(pidfd) => wait_or_stop(&pidfd, timeout)?,
         None => wait_without_pidfd(&child, timeout)?,

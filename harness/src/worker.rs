@@ -51,7 +51,9 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
     let timeout = Duration::from_millis(timeout_ms);
     // A tenth of the time is left for the case to conclude after its last wait.
     if let Ok(journal) = log.try_clone() {
-        crate::proc::set_case_deadline(std::time::Instant::now() + timeout.mul_f64(0.9), journal);
+        crate::proc::set_case_deadline(std::time::Instant::now() + timeout.mul_f64(0.9), move |wait| {
+            journal.write(&Event::OutOfTime { wait })
+        });
     }
     let mut ctx = Ctx::new(log, case.claims, workdir, depth, timeout);
     let run = case.run;

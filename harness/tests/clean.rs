@@ -9,7 +9,7 @@ use serial_test::file_parallel;
 
 use harness::clean;
 use harness::journal::{process_start_time, Event, EventLog, Resource};
-use harness::runner::{RUNNER_FILE, RUN_DIR_PREFIX, WORKER_SUFFIX};
+use harness::rundir::{RUNNER_FILE, RUN_DIR_PREFIX, WORKER_SUFFIX};
 
 fn identity(pid: i32) -> String {
     format!("{pid} {}\n", process_start_time(pid).unwrap())

@@ -179,7 +179,7 @@ fn a_run_leaves_no_run_directory() {
     let count = || {
         std::fs::read_dir(&tmp)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(runner::RUN_DIR_PREFIX))
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(harness::rundir::RUN_DIR_PREFIX))
             .count()
     };
     let before = count();

@@ -3,7 +3,6 @@
 pub mod annotated;
 pub mod formats;
 pub mod markdown;
-pub mod matrix;
 pub mod text;
 
 use serde::{Deserialize, Serialize};

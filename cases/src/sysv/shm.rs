@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use harness::{Case, Ctx};
 
-use crate::sys::shm::{Attachment, Segment};
+use crate::sysv::sys::shm::{Attachment, Segment};
 
 pub const CASES: &[Case] =
-    &[Case::new("shm.writes_seen_without_copy", &["sysv.shm.writes_seen_without_copy"], writes_seen_without_copy)];
+    &[Case::new("sysv.shm.writes_seen_without_copy", &["sysv.shm.writes_seen_without_copy"], writes_seen_without_copy)];
 
 /// Reads the byte at `offset` until it equals `value` or `within` passes; no system call in
 /// between, so only the shared page can carry the change.

@@ -9,36 +9,36 @@ use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
 use proptest::prelude::*;
 
-use crate::net::{
+use crate::socket::{
     bound_v4, connect_v4, local_port, name_bytes, peer_bytes, recv, recvfrom, send, sendto_v4, set_int_option, shown,
     socket, v4_text, Received, LOOPBACK, NOT_RECEIVED_WITHIN,
 };
 
 pub const CASES: &[Case] = &[
-    Case::new("udp.boundaries_property", &["socket.udp.boundaries_kept"], boundaries_property),
+    Case::new("socket.udp.boundaries_property", &["socket.udp.boundaries_kept"], boundaries_property),
     Case::new(
-        "udp.client_auto_bind",
+        "socket.udp.client_auto_bind",
         &["socket.udp.client_bind_optional", "socket.udp.recvfrom_reports_source", "socket.udp.no_connection"],
         client_auto_bind,
     ),
-    Case::new("udp.passive_side_first", &["socket.udp.passive_side_first"], passive_side_first),
+    Case::new("socket.udp.passive_side_first", &["socket.udp.passive_side_first"], passive_side_first),
     Case::new(
-        "udp.truncation_and_flags",
+        "socket.udp.truncation_and_flags",
         &[
-            "socket.recv.message_whole_rest_discarded",
-            "socket.recv.msg_peek",
-            "socket.recv.msg_trunc",
-            "socket.recvfrom.flags_like_recv",
+            "socket.udp.recv_message_whole_rest_discarded",
+            "socket.udp.recv_msg_peek",
+            "socket.udp.recv_msg_trunc",
+            "socket.udp.recvfrom_flags_like_recv",
         ],
         truncation_and_flags,
     ),
-    Case::new("udp.size_limit", &["socket.udp.length_limited", "socket.send.too_long_fails"], size_limit),
+    Case::new("socket.udp.size_limit", &["socket.udp.length_limited", "socket.udp.send_too_long_fails"], size_limit),
     Case::new(
-        "udp.connect_and_sendto",
-        &["socket.udp.connect_sets_peer_and_filters", "socket.sendto.address_must_be_connected"],
+        "socket.udp.connect_and_sendto",
+        &["socket.udp.connect_sets_peer_and_filters", "socket.udp.sendto_address_must_be_connected"],
         connect_and_sendto,
     ),
-    Case::new("udp.loss", &["socket.udp.loss_unavoidable", "socket.udp.lost_duplicated_reordered"], loss),
+    Case::new("socket.udp.loss", &["socket.udp.loss_unavoidable", "socket.udp.lost_duplicated_reordered"], loss),
 ];
 
 /// An IPv4 source: address and port.
@@ -155,11 +155,11 @@ fn client_auto_bind(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 fn passive_side_first(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let port = crate::net::free_port(libc::SOCK_DGRAM)?;
+    let port = crate::socket::free_port(libc::SOCK_DGRAM)?;
     let client = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     let early = sendto_v4(&client, b"early", 0, LOOPBACK, port);
     let server = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
-    crate::net::bind_v4(&server, LOOPBACK, port)?;
+    crate::socket::bind_v4(&server, LOOPBACK, port)?;
     let early_arrived = poll_readable(&server, NOT_RECEIVED_WITHIN)?;
     let late = sendto_v4(&client, b"late", 0, LOOPBACK, port);
     let got = recv_within(&server, 100, 0, ctx.wait_limit());
@@ -213,7 +213,7 @@ fn truncation_and_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
         None => "nothing".to_string(),
     };
     // A SOCK_SEQPACKET record, the other message-based type 004 names.
-    let (a, b) = crate::net::unix_pair(nix::sys::socket::SockType::SeqPacket)?;
+    let (a, b) = crate::socket::unix_pair(nix::sys::socket::SockType::SeqPacket)?;
     send(&a, b"0123456789", 0)?;
     send(&a, b"next", 0)?;
     let seq = (recv(&b, 4, libc::MSG_DONTWAIT), recv(&b, 100, libc::MSG_DONTWAIT));
@@ -226,20 +226,20 @@ fn truncation_and_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     let whole = "returned 4, buffer \"0123\"";
     ctx.check(
-        "socket.recv.message_whole_rest_discarded",
+        "socket.udp.recv_message_whole_rest_discarded",
         short.0 == whole && short.1.contains("\"next\"") && !short.1.contains("456789") && seq.0.as_deref() == Ok(b"0123") && seq.1.as_deref() == Ok(b"next"),
         "a datagram (and a SOCK_SEQPACKET record) longer than the buffer gave its first 4 bytes and the rest was gone: the next receive got the next message",
         "the rest of a too-long message was kept or returned (see observation)",
     );
     ctx.check(
-        "socket.recv.msg_peek",
+        "socket.udp.recv_msg_peek",
         peeked.0.contains("\"0123456789\"")
             && peeked.1.starts_with("returned 10, buffer \"0123456789\"; then returned 4, buffer \"next\""),
         "MSG_PEEK returned the datagram and left it queued: the next receive got the same datagram, then the one after",
         "MSG_PEEK consumed the datagram or returned something else (see observation)",
     );
     ctx.check(
-        "socket.recv.msg_trunc",
+        "socket.udp.recv_msg_trunc",
         trunc.0 == "returned 10, buffer \"0123\"" && trunc.1.contains("\"next\""),
         "with MSG_TRUNC and room for 4, recv copied 4 bytes and returned 10, the datagram's real length",
         "MSG_TRUNC did not return the real length (see observation)",
@@ -249,7 +249,7 @@ fn truncation_and_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
         (peek_text(&peek_from.0), peek_text(&peek_from.1)),
     );
     ctx.check(
-        "socket.recvfrom.flags_like_recv",
+        "socket.udp.recvfrom_flags_like_recv",
         peek_from.0 == Some((b"abc".to_vec(), Some((LOOPBACK, sender_port)))) && peek_from.0 == peek_from.1,
         "recvfrom took recv's flags: MSG_PEEK left the datagram for the next recvfrom, and both gave the sender's address",
         "recvfrom treated the flags differently (see observation)",
@@ -267,7 +267,7 @@ fn size_limit(ctx: &mut Ctx) -> anyhow::Result<()> {
     let first = recv_within(&receiver, 70000, 0, ctx.wait_limit());
     let more = poll_readable(&receiver, NOT_RECEIVED_WITHIN)?;
     let v6 = socket(libc::AF_INET6, libc::SOCK_DGRAM, 0).map(|s| {
-        let sa = crate::net::sockaddr_v6(std::net::Ipv6Addr::LOCALHOST, 9u16, 0);
+        let sa = crate::socket::sockaddr_v6(std::net::Ipv6Addr::LOCALHOST, 9u16, 0);
         let attempt = |len: usize| {
             // SAFETY: the buffer and sa are valid for the lengths given.
             Errno::result(unsafe {
@@ -302,7 +302,7 @@ fn size_limit(ctx: &mut Ctx) -> anyhow::Result<()> {
         "no length limit was met where IPv4 puts it (see observation)",
     );
     ctx.check(
-        "socket.send.too_long_fails",
+        "socket.udp.send_too_long_fails",
         limited && first.is_ok_and(|f| f.returned == 65507) && !more,
         "the too-long send failed with EMSGSIZE and nothing of it arrived: the receiver got only the 65507-byte datagram",
         "a too-long send succeeded or part of it arrived (see observation)",
@@ -362,7 +362,7 @@ fn connect_and_sendto(ctx: &mut Ctx) -> anyhow::Result<()> {
     } else {
         Decision::holds("sendto without a prior connect did not deliver (see observation)")
     };
-    ctx.decide("socket.sendto.address_must_be_connected", decision);
+    ctx.decide("socket.udp.sendto_address_must_be_connected", decision);
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use nix::poll::PollFlags;
 use nix::sys::signal::Signal;
 use proptest::prelude::*;
 
-use crate::net::{
+use crate::socket::netns::in_private_netns;
+use crate::socket::{
     bind_v4, bound_v4, connect_v4, fill_until_window_closed, int_option, listen, local_port, name_bytes, peer_bytes,
     poll_events, recv, send, shown, sockaddr_v4, socket, tcp_info, tcp_listener, tcp_pair, v4_text, LOOPBACK,
     NOT_RECEIVED_WITHIN,
@@ -22,107 +23,108 @@ use crate::util::{blocked_obs, catch_with_noop, drain_nonblocking, fionread, set
 
 pub const CASES: &[Case] = &[
     Case::new(
-        "tcp.byte_stream",
-        &["socket.tcp.byte_stream", "socket.recv.stream_ignores_boundaries", "socket.tcp.ordered_reliable_duplex"],
+        "socket.tcp.byte_stream",
+        &["socket.tcp.byte_stream", "socket.tcp.recv_stream_ignores_boundaries", "socket.tcp.ordered_reliable_duplex"],
         byte_stream,
     ),
     Case::new(
-        "tcp.listen_and_accept",
+        "socket.tcp.listen_and_accept",
         &[
             "socket.tcp.listener_is_not_the_connection",
-            "socket.accept.returns_new_descriptor",
-            "socket.accept.returns_peer_address",
-            "socket.accept.address_optional",
-            "socket.accept.address_truncated",
+            "socket.tcp.accept_returns_new_descriptor",
+            "socket.tcp.accept_returns_peer_address",
+            "socket.tcp.accept_address_optional",
+            "socket.tcp.accept_address_truncated",
             "socket.tcp.client_bind_optional",
         ],
         listen_and_accept,
     ),
     Case::new(
-        "tcp.accept_waits",
-        &["socket.accept.blocks", "socket.accept.nonblocking_eagain", "socket.accept.needs_bind_and_listen"],
+        "socket.tcp.accept_waits",
+        &["socket.tcp.accept_blocks", "socket.tcp.accept_nonblocking_eagain", "socket.tcp.accept_needs_bind_and_listen"],
         accept_waits,
     ),
     Case::new(
-        "tcp.listen_backlog",
+        "socket.tcp.listen_backlog",
         &[
-            "socket.listen.backlog_limits_queue",
-            "socket.listen.somaxconn_is_max",
-            "socket.listen.above_max_clamped",
-            "socket.listen.zero_minimum",
-            "socket.listen.negative_like_zero",
+            "socket.tcp.listen_backlog_limits_queue",
+            "socket.tcp.listen_somaxconn_is_max",
+            "socket.tcp.listen_above_max_clamped",
+            "socket.tcp.listen_zero_minimum",
+            "socket.tcp.listen_negative_like_zero",
         ],
         listen_backlog,
     ),
     Case::new(
-        "tcp.connect",
+        "socket.tcp.connect",
         &[
-            "socket.connect.nonblocking_einprogress",
-            "socket.connect.interrupted_continues",
-            "socket.connect.fails_when_not_made",
+            "socket.tcp.connect_nonblocking_einprogress",
+            "socket.tcp.connect_interrupted_continues",
+            "socket.tcp.connect_fails_when_not_made",
         ],
         connect,
     )
     .timeout_ms(8000)
     .stress("waits for TCP's first SYN retransmission (TCP_TIMEOUT_INIT, 1 s) to show an interrupted connect completing in the background"),
     Case::new(
-        "tcp.bind_rules",
+        "socket.tcp.bind_rules",
         &[
-            "socket.bind.address_must_be_local",
-            "socket.bind.family_must_match",
-            "socket.bind.one_socket_per_address",
-            "socket.bind.returns",
-            "socket.bind.inaddr_any_all_interfaces",
+            "socket.tcp.bind_address_must_be_local",
+            "socket.tcp.bind_family_must_match",
+            "socket.tcp.bind_one_socket_per_address",
+            "socket.tcp.bind_returns",
+            "socket.tcp.bind_inaddr_any_all_interfaces",
         ],
         bind_rules,
     ),
     Case::new(
-        "tcp.privileged_ports",
-        &["socket.bind.low_ports_need_root", "socket.port.sixteen_bit_unsigned", "socket.port.below_256_reserved"],
+        "socket.tcp.privileged_ports",
+        &["socket.tcp.bind_low_ports_need_root", "socket.tcp.port_sixteen_bit_unsigned", "socket.tcp.port_below_256_reserved"],
         privileged_ports,
     ),
     Case::new(
-        "tcp.names",
+        "socket.tcp.names",
         &[
-            "socket.name.getsockname_unbound",
-            "socket.name.getsockname_truncates",
-            "socket.name.getpeername_unconnected",
-            "socket.name.getpeername_truncates",
+            "socket.tcp.name_getsockname_unbound",
+            "socket.tcp.name_getsockname_truncates",
+            "socket.tcp.name_getpeername_unconnected",
+            "socket.tcp.name_getpeername_truncates",
         ],
         names,
     ),
     Case::new(
-        "tcp.send_buffer_full",
+        "socket.tcp.send_buffer_full",
         &[
-            "socket.send.blocks_when_full",
-            "socket.send.nonblocking_fails_when_full",
-            "socket.send.poll_tells_writable",
-            "socket.send.returns_bytes",
+            "socket.tcp.send_blocks_when_full",
+            "socket.tcp.send_nonblocking_fails_when_full",
+            "socket.tcp.send_poll_tells_writable",
+            "socket.tcp.send_returns_bytes",
         ],
         send_buffer_full,
     ),
     Case::new(
-        "tcp.recv_waits",
+        "socket.tcp.recv_waits",
         &[
-            "socket.recv.blocks_without_data",
-            "socket.recv.nonblocking_fails",
-            "socket.recv.msg_dontwait",
-            "socket.send.msg_dontwait",
-            "socket.recv.msg_waitall",
+            "socket.tcp.recv_blocks_without_data",
+            "socket.tcp.recv_nonblocking_fails",
+            "socket.tcp.recv_msg_dontwait",
+            "socket.tcp.send_msg_dontwait",
+            "socket.tcp.recv_msg_waitall",
         ],
         recv_waits,
     ),
     Case::new(
-        "tcp.send_flags",
-        &["socket.send.msg_oob", "socket.recv.msg_oob", "socket.send.msg_eor", "socket.send.msg_dontroute"],
+        "socket.tcp.send_flags",
+        &["socket.tcp.send_msg_oob", "socket.tcp.recv_msg_oob", "socket.tcp.send_msg_eor", "socket.tcp.send_msg_dontroute"],
         send_flags,
     ),
-    Case::new("tcp.failures_are_not_only_local", &["socket.send.success_is_local"], failures_are_not_only_local),
+    Case::new("socket.tcp.failures_are_not_only_local", &["socket.tcp.send_success_is_local"], failures_are_not_only_local),
     Case::new(
-        "tcp.addresses_on_connected_sockets",
-        &["socket.sendto.connected_ignores_address", "socket.sendmsg.address_use", "socket.msghdr.fields"],
+        "socket.tcp.addresses_on_connected_sockets",
+        &["socket.tcp.sendto_connected_ignores_address", "socket.tcp.sendmsg_address_use", "socket.tcp.msghdr_fields"],
         addresses_on_connected_sockets,
     ),
+    Case::new("socket.tcp.handshake_packets", &["socket.tcp.handshake_packets"], tcp_packets).timeout_ms(8000),
 ];
 
 /// Reads until `want` bytes arrived or `within` passed.
@@ -191,7 +193,7 @@ fn byte_stream(ctx: &mut Ctx) -> anyhow::Result<()> {
         format!("boundaries were kept or bytes differed: {:?}", outcome.counterexample),
     );
     ctx.check(
-        "socket.recv.stream_ignores_boundaries",
+        "socket.tcp.recv_stream_ignores_boundaries",
         no_boundaries && outcome.passed(),
         "a recv returned what was queued across send boundaries, and no byte was dropped whatever the read size",
         "a stream recv kept boundaries or lost bytes (see observation)",
@@ -235,7 +237,7 @@ fn listen_and_accept(ctx: &mut Ctx) -> anyhow::Result<()> {
     // A third, accepted without asking for the address.
     let client3 = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     connect_v4(&client3, LOOPBACK, port)?;
-    let accepted3 = crate::net::accept(&listener);
+    let accepted3 = crate::socket::accept(&listener);
 
     let listening = (
         int_option(&listener, libc::SOL_SOCKET, libc::SO_ACCEPTCONN),
@@ -275,25 +277,25 @@ fn listen_and_accept(ctx: &mut Ctx) -> anyhow::Result<()> {
         "the listening and connected sockets were not distinct (see observation)",
     );
     ctx.check(
-        "socket.accept.returns_new_descriptor",
+        "socket.tcp.accept_returns_new_descriptor",
         accepted.as_raw_fd() != listener.as_raw_fd() && accepted_peer == Ok(true),
         "accept returned a new descriptor, connected to the client",
         "accept did not return a new connected descriptor",
     );
     ctx.check(
-        "socket.accept.returns_peer_address",
+        "socket.tcp.accept_returns_peer_address",
         peer == client_name && peer_len == 16,
         "the address accept wrote is the client's own address and port (16 bytes)",
         "accept's address differs from the client's (see observation)",
     );
     ctx.check(
-        "socket.accept.address_optional",
+        "socket.tcp.accept_address_optional",
         accepted3.is_ok(),
         "accept with a null address and length accepted the connection",
         "accept failed without an address buffer",
     );
     ctx.check(
-        "socket.accept.address_truncated",
+        "socket.tcp.accept_address_truncated",
         short[..] == client2_name[..8] && short_len == 16,
         "with 8 bytes of room accept wrote the first 8 bytes of the address, succeeded, and set the length to the full 16",
         "accept's truncation differs (see observation)",
@@ -330,7 +332,7 @@ fn accept_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
         woke.as_ref().map(|e| e.to_string()).map_err(|e| e.to_string()),
     );
     ctx.check(
-        "socket.accept.blocks",
+        "socket.tcp.accept_blocks",
         blocked.is_ok() && woke.is_ok_and(|e| e == harness::proc::Exit::Code(0)),
         "accept slept in accept4 until a connection came, then returned it",
         "accept did not block, or did not return when a client connected (see observation)",
@@ -338,24 +340,24 @@ fn accept_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
 
     let nonblocking = tcp_listener(8)?;
     set_nonblocking(&nonblocking)?;
-    let empty = crate::net::accept(&nonblocking).map(drop);
+    let empty = crate::socket::accept(&nonblocking).map(drop);
     ctx.observe("accept on a non-blocking listener with no pending connection", call(&empty));
     ctx.check(
-        "socket.accept.nonblocking_eagain",
+        "socket.tcp.accept_nonblocking_eagain",
         empty == Err(Errno::EAGAIN),
         "it failed at once with EAGAIN (EWOULDBLOCK is the same number on Linux)",
         "accept on a non-blocking listener did something else",
     );
 
     let not_listening = bound_v4(libc::SOCK_STREAM)?;
-    let unlistened = crate::net::accept(&not_listening).map(drop);
+    let unlistened = crate::socket::accept(&not_listening).map(drop);
     let unbound = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     let listened = listen(&unbound, 4);
     let auto = name_bytes(&unbound, 16)?.0;
     let auto_port = u16::from_be_bytes([auto[2], auto[3]]);
     let c = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     let reached = connect_v4(&c, LOOPBACK, auto_port);
-    let taken = crate::net::accept(&unbound).map(drop);
+    let taken = crate::socket::accept(&unbound).map(drop);
     ctx.observe("accept on a bound socket that never called listen", call(&unlistened));
     ctx.observe(
         "listen on a socket never bound; its address afterwards (port normalised)",
@@ -369,7 +371,7 @@ fn accept_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
         (Err(Errno::EINVAL), Err(_), _) => Decision::holds("accept needs listen (EINVAL without), and listen refused an unbound socket"),
         _ => Decision::refuted("accept worked without listen (see observation)"),
     };
-    ctx.decide("socket.accept.needs_bind_and_listen", decision);
+    ctx.decide("socket.tcp.accept_needs_bind_and_listen", decision);
     Ok(())
 }
 
@@ -381,8 +383,8 @@ fn queue_limit(backlog: i32) -> Result<u32, Errno> {
 
 fn listen_backlog(ctx: &mut Ctx) -> anyhow::Result<()> {
     let somaxconn = sysctl("net.core.somaxconn").and_then(|s| s.parse::<u32>().ok());
-    let header = crate::net::header_define("/usr/include/x86_64-linux-gnu/bits/socket.h", "SOMAXCONN")
-        .or_else(|| crate::net::header_define("/usr/include/bits/socket.h", "SOMAXCONN"));
+    let header = crate::socket::header_define("/usr/include/x86_64-linux-gnu/bits/socket.h", "SOMAXCONN")
+        .or_else(|| crate::socket::header_define("/usr/include/bits/socket.h", "SOMAXCONN"));
     let limits: Vec<(i32, Result<u32, Errno>)> =
         [0, 1, 5, -1, -100, 65535, i32::MAX].into_iter().map(|b| (b, queue_limit(b))).collect();
     let limit_of = |b: i32| limits.iter().find(|(x, _)| *x == b).map(|(_, l)| *l);
@@ -435,7 +437,7 @@ fn listen_backlog(ctx: &mut Ctx) -> anyhow::Result<()> {
     let sized = refused.is_empty()
         && queued.iter().all(|(b, s, q, e, w)| *s && *q as i32 == b + 1 && *e == *q as usize && *w == 5 - *q as usize);
     ctx.decide(
-        "socket.listen.backlog_limits_queue",
+        "socket.tcp.listen_backlog_limits_queue",
         if sized {
             Decision::partial("the backlog bounds the queue of completed connections, but Linux queues backlog + 1 (0 -> 1, 2 -> 3); the other clients' SYNs were dropped and they stayed in SYN_SENT")
         } else if refused.is_empty() && queued.iter().all(|(b, _, q, _, _)| *q as i32 == *b) {
@@ -447,7 +449,7 @@ fn listen_backlog(ctx: &mut Ctx) -> anyhow::Result<()> {
     let max = somaxconn.unwrap_or(0);
     let clamps = limit_of(65535) == Some(Ok(max)) && limit_of(i32::MAX) == Some(Ok(max));
     ctx.decide(
-        "socket.listen.somaxconn_is_max",
+        "socket.tcp.listen_somaxconn_is_max",
         match header {
             Some(h) if clamps && h as u32 == max => Decision::partial(format!(
                 "SOMAXCONN is {h} in <bits/socket.h> (included by <sys/socket.h>), but the ceiling applied is the sysctl net.core.somaxconn ({max}), which only equals it by default"
@@ -458,21 +460,21 @@ fn listen_backlog(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     ctx.check(
-        "socket.listen.above_max_clamped",
+        "socket.tcp.listen_above_max_clamped",
         clamps,
         format!("backlogs of 65535 and INT_MAX were set to the maximum, {max}"),
         "a backlog above the maximum was not clamped to it (see observation)",
     );
     let zero_min = limit_of(0) == Some(Ok(0)) && queued.first().is_some_and(|(b, _, q, _, _)| *b == 0 && *q == 1);
     ctx.check(
-        "socket.listen.zero_minimum",
+        "socket.tcp.listen_zero_minimum",
         zero_min,
         "listen(0) succeeded with the smallest queue there is: a limit of 0, which on Linux still admits one connection",
         "listen(0) did not give the smallest queue (see observation)",
     );
     let negative = limit_of(-1);
     ctx.decide(
-        "socket.listen.negative_like_zero",
+        "socket.tcp.listen_negative_like_zero",
         if negative == limit_of(0) {
             Decision::holds("a negative backlog gave the same queue as 0")
         } else if negative == Some(Ok(max)) && limit_of(-100) == Some(Ok(max)) {
@@ -515,7 +517,7 @@ fn connect(ctx: &mut Ctx) -> anyhow::Result<()> {
         (queue_full, call(&p1), call(&p2), call(&p_state)),
     );
     ctx.check(
-        "socket.connect.nonblocking_einprogress",
+        "socket.tcp.connect_nonblocking_einprogress",
         first == Err(Errno::EINPROGRESS)
             && writable
             && so_error == Ok(0)
@@ -558,7 +560,7 @@ fn connect(ctx: &mut Ctx) -> anyhow::Result<()> {
     };
     let polling =
         harness::proc::wait_for_state(reporting.child().raw_pid(), "waiting in poll", ctx.wait_limit(), in_poll);
-    let made_room = crate::net::accept(&full).map(drop);
+    let made_room = crate::socket::accept(&full).map(drop);
     let (report, _) = reporting.finish(std::time::Duration::from_secs(6).max(ctx.wait_limit()))?;
     let report = report.unwrap_or_default();
     ctx.observe("blocking connect to the full listener", blocked_obs(&blocked));
@@ -570,19 +572,19 @@ fn connect(ctx: &mut Ctx) -> anyhow::Result<()> {
     let r = |i: usize| report.get(i).cloned().unwrap_or_default();
     let eintr = r(0) == "-1 EINTR";
     ctx.check(
-        "socket.connect.interrupted_continues",
+        "socket.tcp.connect_interrupted_continues",
         blocked.is_ok() && eintr && r(1) == "SYN_SENT" && r(2) == "-1 EALREADY" && r(3) == true && r(4) == 0 && r(5) == "ESTABLISHED",
         "the interrupted connect failed with EINTR, yet the attempt went on (EALREADY, SYN_SENT) and the connection was established asynchronously once the queue had room",
         "an interrupted connect did not continue in the background (see observation)",
     );
 
     // A port nobody listens on.
-    let closed_port = crate::net::free_port(libc::SOCK_STREAM)?;
+    let closed_port = crate::socket::free_port(libc::SOCK_STREAM)?;
     let refused_socket = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     let refused = connect_v4(&refused_socket, LOOPBACK, closed_port);
     ctx.observe("blocking connect to a port nobody listens on", call(&refused));
     ctx.decide(
-        "socket.connect.fails_when_not_made",
+        "socket.tcp.connect_fails_when_not_made",
         match refused {
             Err(Errno::ECONNREFUSED) => Decision::partial(
                 "a connection that cannot be made fails: here at once with ECONNREFUSED (the peer's RST), not after a time; the timeout path (ETIMEDOUT after minutes of SYN retries) was not waited for",
@@ -599,7 +601,7 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     let foreign = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
     let not_local = bind_v4(&foreign, [192, 0, 2, 1], 0);
     let freebind = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    crate::net::set_int_option(&freebind, libc::SOL_IP, libc::IP_FREEBIND, 1)?;
+    crate::socket::set_int_option(&freebind, libc::SOL_IP, libc::IP_FREEBIND, 1)?;
     let with_freebind = bind_v4(&freebind, [192, 0, 2, 1], 0);
     let nonlocal_sysctl = sysctl("net.ipv4.ip_nonlocal_bind");
     ctx.observe(
@@ -607,7 +609,7 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
         (call(&not_local), call(&with_freebind), nonlocal_sysctl.clone()),
     );
     ctx.decide(
-        "socket.bind.address_must_be_local",
+        "socket.tcp.bind_address_must_be_local",
         match (not_local, with_freebind) {
             (Err(Errno::EADDRNOTAVAIL), Ok(())) => Decision::partial(
                 "another machine's address is refused (EADDRNOTAVAIL), unless the socket sets IP_FREEBIND (then bind succeeded) or net.ipv4.ip_nonlocal_bind is 1",
@@ -618,7 +620,7 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
 
     let v4 = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-    let six = crate::net::sockaddr_v6(std::net::Ipv6Addr::UNSPECIFIED, 0, 0);
+    let six = crate::socket::sockaddr_v6(std::net::Ipv6Addr::UNSPECIFIED, 0, 0);
     // SAFETY: six is a valid sockaddr_in6 of the length given.
     let v6_on_v4 =
         Errno::result(unsafe { libc::bind(v4.as_raw_fd(), (&six as *const libc::sockaddr_in6).cast(), 28) }).map(drop);
@@ -638,7 +640,7 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
         (call(&v6_on_v4), call(&unspec_any), call(&too_short)),
     );
     ctx.decide(
-        "socket.bind.family_must_match",
+        "socket.tcp.bind_family_must_match",
         match (v6_on_v4, unspec_any) {
             (Err(Errno::EAFNOSUPPORT), Ok(())) => Decision::partial(
                 "another family's address is refused (EAFNOSUPPORT), but an AF_INET socket accepts AF_UNSPEC with INADDR_ANY, a compatibility exception",
@@ -658,8 +660,8 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
         let taken = bind_v4(&second, LOOPBACK, port);
         let a = socket(libc::AF_INET, ty, 0)?;
         let b = socket(libc::AF_INET, ty, 0)?;
-        crate::net::set_int_option(&a, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
-        crate::net::set_int_option(&b, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        crate::socket::set_int_option(&a, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        crate::socket::set_int_option(&b, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
         bind_v4(&a, LOOPBACK, 0)?;
         let shared = bind_v4(&b, LOOPBACK, local_port(&a)?);
         exclusive &= taken == Err(Errno::EADDRINUSE);
@@ -668,13 +670,13 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     }
     ctx.observe("a second bind to a bound address; two sockets with SO_REUSEPORT on one address", &rows);
     ctx.check(
-        "socket.bind.one_socket_per_address",
+        "socket.tcp.bind_one_socket_per_address",
         exclusive && reuseport,
         "a second bind to an address in use failed with EADDRINUSE (TCP and UDP), and with SO_REUSEPORT on both sockets two could share it",
         "binding one address twice behaved otherwise (see observation)",
     );
     ctx.check(
-        "socket.bind.returns",
+        "socket.tcp.bind_returns",
         exclusive && not_local == Err(Errno::EADDRNOTAVAIL) && reuseport,
         "bind returned 0 on success and -1 with errno (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT) on failure",
         "bind's return values differ (see observation)",
@@ -688,7 +690,7 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     let mut locals = Vec::new();
     for ip in [[127, 0, 0, 1], [127, 0, 0, 2], [127, 1, 2, 3]] {
         let c = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
-        let r = connect_v4(&c, ip, port).and_then(|_| crate::net::accept(&any)).and_then(|a| name_bytes(&a, 16));
+        let r = connect_v4(&c, ip, port).and_then(|_| crate::socket::accept(&any)).and_then(|a| name_bytes(&a, 16));
         locals.push(r.map(|(b, _)| v4_text(&b[..8]).replace(&format!(":{port}"), "")).map_err(errno_name));
     }
     ctx.observe(
@@ -696,7 +698,7 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
         &locals,
     );
     ctx.check(
-        "socket.bind.inaddr_any_all_interfaces",
+        "socket.tcp.bind_inaddr_any_all_interfaces",
         locals == vec![Ok("127.0.0.1".to_string()), Ok("127.0.0.2".to_string()), Ok("127.1.2.3".to_string())],
         "a socket bound to INADDR_ANY accepted connections to every local address tried, each keeping the address it was reached at (this run only has lo's 127.0.0.0/8)",
         "INADDR_ANY did not cover every local address (see observation)",
@@ -730,7 +732,7 @@ fn privileged_ports(ctx: &mut Ctx) -> anyhow::Result<()> {
         (size_of::<libc::in_port_t>(), call(&max_port.map(|p| p == 65535)), call(&zero)),
     );
     ctx.decide(
-        "socket.port.sixteen_bit_unsigned",
+        "socket.tcp.port_sixteen_bit_unsigned",
         if size_of::<libc::in_port_t>() == 2 && zero == Ok(true) && max_port.map_or(true, |p| p == 65535) {
             Decision::partial("ports are 16-bit unsigned (in_port_t has 2 bytes, 65535 binds), but 0 is no port a socket keeps: binding 0 asks the kernel for a free one")
         } else {
@@ -738,7 +740,7 @@ fn privileged_ports(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     if !is_root() {
-        for claim in ["socket.bind.low_ports_need_root", "socket.port.below_256_reserved"] {
+        for claim in ["socket.tcp.bind_low_ports_need_root", "socket.tcp.port_below_256_reserved"] {
             ctx.decide(claim, Decision::skipped("needs root, to compare a privileged bind with uid 65534's"));
         }
         return Ok(());
@@ -775,13 +777,13 @@ fn privileged_ports(ctx: &mut Ctx) -> anyhow::Result<()> {
     let all_low_refused =
         as_nobody.len() == 4 && as_nobody[..3].iter().all(|(_, r)| refused(r)) && as_nobody[3].1 == "true";
     ctx.check(
-        "socket.bind.low_ports_need_root",
+        "socket.tcp.bind_low_ports_need_root",
         probes.len() == 3 && all_low_refused && start.as_deref() == Some("1024"),
         "root bound ports below 1024; uid 65534 got EACCES for each of them and was given ports >= 1024 (net.ipv4.ip_unprivileged_port_start is 1024)",
         format!("the privilege line is elsewhere (ip_unprivileged_port_start {start:?}; see observation)"),
     );
     ctx.decide(
-        "socket.port.below_256_reserved",
+        "socket.tcp.port_below_256_reserved",
         if probes.len() == 3 && all_low_refused {
             Decision::refuted("nothing changes at 256: uid 65534 was refused ports below and above 256 alike (up to 1023), and root could bind them all; the kernel's line is net.ipv4.ip_unprivileged_port_start")
         } else {
@@ -814,7 +816,7 @@ fn names(ctx: &mut Ctx) -> anyhow::Result<()> {
         (peer_short.0[..] == peer_full[..6], peer_short.1),
     );
     ctx.decide(
-        "socket.name.getsockname_unbound",
+        "socket.tcp.name_getsockname_unbound",
         if unbound_name[..8] == [2, 0, 0, 0, 0, 0, 0, 0] && unbound_len == 16 {
             Decision::partial("Linux defines the result: getsockname succeeded with AF_INET, 0.0.0.0, port 0")
         } else {
@@ -822,13 +824,13 @@ fn names(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     ctx.check(
-        "socket.name.getsockname_truncates",
+        "socket.tcp.name_getsockname_truncates",
         short.0[..] == full[..6] && short.1 == 16,
         "with 6 bytes of room getsockname succeeded, wrote the first 6 bytes and set the length to 16: truncated without an error",
         "getsockname's truncation differs (see observation)",
     );
     ctx.decide(
-        "socket.name.getpeername_unconnected",
+        "socket.tcp.name_getpeername_unconnected",
         match peer_unconnected {
             Err(Errno::ENOTCONN) => {
                 Decision::partial("not undefined on Linux: getpeername of a socket without a peer fails with ENOTCONN")
@@ -838,7 +840,7 @@ fn names(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     ctx.check(
-        "socket.name.getpeername_truncates",
+        "socket.tcp.name_getpeername_truncates",
         peer_short.0[..] == peer_full[..6] && peer_short.1 == 16,
         "with 6 bytes of room getpeername succeeded, wrote the first 6 bytes and set the length to 16: truncated without an error",
         "getpeername's truncation differs (see observation)",
@@ -903,7 +905,7 @@ fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("blocking send of 1000 bytes into the full buffer", blocked_obs(&blocked));
     ctx.observe("after the reader drained the socket: the blocked send returned; exit", (sent_after, exit.to_string()));
     ctx.decide(
-        "socket.send.blocks_when_full",
+        "socket.tcp.send_blocks_when_full",
         unreached(&full_again).unwrap_or_else(|| {
             Decision::from_check(
                 blocked.is_ok() && sent_after == Some(1000),
@@ -913,7 +915,7 @@ fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
         }),
     );
     ctx.decide(
-        "socket.send.nonblocking_fails_when_full",
+        "socket.tcp.send_nonblocking_fails_when_full",
         unreached(&full).unwrap_or_else(|| {
             Decision::from_check(
                 again == Err(Errno::EAGAIN),
@@ -923,7 +925,7 @@ fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
         }),
     );
     ctx.decide(
-        "socket.send.poll_tells_writable",
+        "socket.tcp.send_poll_tells_writable",
         unreached(&full).unwrap_or_else(|| {
             Decision::from_check(
                 writable_before && !writable_full && writable_again,
@@ -933,7 +935,7 @@ fn send_buffer_full(ctx: &mut Ctx) -> anyhow::Result<()> {
         }),
     );
     ctx.decide(
-        "socket.send.returns_bytes",
+        "socket.tcp.send_returns_bytes",
         if partial_send.is_ok_and(|n| n > 0 && n < 1 << 24) && sent_after == Some(1000) {
             Decision::holds("send returned the bytes it took: all 1000 when blocking, and on a non-blocking socket only the part that fitted of 16 MiB (a short count, not an error)")
         } else {
@@ -959,7 +961,7 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
         (blocked_obs(&blocked), woke),
     );
     ctx.check(
-        "socket.recv.blocks_without_data",
+        "socket.tcp.recv_blocks_without_data",
         blocked.is_ok() && woke == Some(4),
         "recv slept in recvfrom until data came, then returned it",
         "recv did not wait for data (see observation)",
@@ -973,13 +975,13 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
             .contains(nix::fcntl::OFlag::O_NONBLOCK);
     ctx.observe("recv on an empty O_NONBLOCK socket; recv(MSG_DONTWAIT) on an empty blocking socket; that socket still blocking", (shown(&nonblocking), shown(&dontwait), still_blocking));
     ctx.check(
-        "socket.recv.nonblocking_fails",
+        "socket.tcp.recv_nonblocking_fails",
         nonblocking == Err(Errno::EAGAIN),
         "recv on an empty non-blocking socket failed at once with EAGAIN",
         "recv on an empty non-blocking socket did something else",
     );
     ctx.check(
-        "socket.recv.msg_dontwait",
+        "socket.tcp.recv_msg_dontwait",
         dontwait == Err(Errno::EAGAIN) && still_blocking,
         "MSG_DONTWAIT made one recv on a blocking socket fail with EAGAIN, like O_NONBLOCK, without changing the socket",
         "MSG_DONTWAIT did not act as O_NONBLOCK for the call (see observation)",
@@ -994,7 +996,7 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
         (fullness(&c2_full), shown(&send_dontwait.map(|n| vec![b'?'; n]))),
     );
     ctx.decide(
-        "socket.send.msg_dontwait",
+        "socket.tcp.send_msg_dontwait",
         unreached(&c2_full).unwrap_or_else(|| {
             Decision::from_check(
                 send_dontwait == Err(Errno::EAGAIN),
@@ -1015,7 +1017,7 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
     send(&c3, b"0123", 0)?;
     // Delivered means acknowledged to the sender: the receiver may already have copied the 4
     // bytes out of the queue (whether it runs before the sender is the scheduler's choice).
-    let delivered_4 = wait_until(ctx.wait_limit(), || crate::net::unacked(&c3) == Ok(0));
+    let delivered_4 = wait_until(ctx.wait_limit(), || crate::socket::unacked(&c3) == Ok(0));
     let still_waiting = waitall.child().wait_blocked(libc::SYS_recvfrom, ctx.wait_limit());
     send(&c3, b"456789", 0)?;
     let (all, _) = waitall.finish(ctx.wait_limit())?;
@@ -1024,7 +1026,7 @@ fn recv_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
         (delivered_4, blocked_obs(&still_waiting), &all),
     );
     ctx.check(
-        "socket.recv.msg_waitall",
+        "socket.tcp.recv_msg_waitall",
         delivered_4 && still_waiting.is_ok() && all == Some((10, "0123456789".to_string())),
         "with MSG_WAITALL recv kept sleeping with 4 of 10 bytes delivered, and returned all 10 once they came",
         "MSG_WAITALL returned early or not at all (see observation)",
@@ -1055,7 +1057,7 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
     let after = read_exactly(&server, 5, 10, limit);
     let mut datagrams = Vec::new();
     while datagrams.len() < 2 && poll_readable(&udp, limit)? {
-        match crate::net::recvfrom(&udp, 10, libc::MSG_DONTWAIT) {
+        match crate::socket::recvfrom(&udp, 10, libc::MSG_DONTWAIT) {
             Ok(r) => datagrams.push(String::from_utf8_lossy(&r.data).into_owned()),
             Err(_) => break,
         }
@@ -1071,7 +1073,7 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     let oob_ok = oob == Ok(1) && urgent.as_deref() == Ok(b"!") && inline == b"ab";
     ctx.decide(
-        "socket.send.msg_oob",
+        "socket.tcp.send_msg_oob",
         if oob_ok && udp_oob == Err(Errno::EOPNOTSUPP) {
             Decision::holds("TCP supports it: the byte went as urgent data (the peer saw POLLPRI); UDP, which does not, failed with EOPNOTSUPP")
         } else {
@@ -1079,7 +1081,7 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     ctx.decide(
-        "socket.recv.msg_oob",
+        "socket.tcp.recv_msg_oob",
         if oob_ok && again == Err(Errno::EINVAL) {
             Decision::partial("recv(MSG_OOB) returned the urgent byte, outside the normal stream, but TCP keeps only one such byte: the urgent mark is the last byte of the send, and asking again gave EINVAL")
         } else if oob_ok {
@@ -1089,7 +1091,7 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     ctx.decide(
-        "socket.send.msg_eor",
+        "socket.tcp.send_msg_eor",
         match (tcp_eor, udp_eor) {
             (Ok(3), Ok(1)) if after == b"recdr" => Decision::partial(
                 "TCP and UDP both accepted MSG_EOR, but neither has records: TCP's reader saw \"rec\" and the next send as one stream (the flag only keeps later data out of that segment); a record end a reader can see exists on SOCK_SEQPACKET",
@@ -1101,7 +1103,7 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     ctx.check(
-        "socket.send.msg_dontroute",
+        "socket.tcp.send_msg_dontroute",
         dontroute == Ok(2) && udp_dontroute == Ok(2) && after == b"recdr" && datagrams.last().is_some_and(|d| d == "dr"),
         "with MSG_DONTROUTE data to a directly reachable (local) destination went and arrived, on TCP and UDP (a destination behind a gateway would need a route, which this run never uses)",
         "MSG_DONTROUTE failed even for a local destination (see observation)",
@@ -1111,9 +1113,9 @@ fn send_flags(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 fn failures_are_not_only_local(ctx: &mut Ctx) -> anyhow::Result<()> {
     let limit = ctx.wait_limit();
-    let closed_port = crate::net::free_port(libc::SOCK_DGRAM)?;
+    let closed_port = crate::socket::free_port(libc::SOCK_DGRAM)?;
     let udp = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
-    let to_nobody = crate::net::sendto_v4(&udp, b"x", 0, LOOPBACK, closed_port);
+    let to_nobody = crate::socket::sendto_v4(&udp, b"x", 0, LOOPBACK, closed_port);
     connect_v4(&udp, LOOPBACK, closed_port)?;
     let first = send(&udp, b"x", 0);
     // The peer's ICMP port unreachable comes back as a pending socket error.
@@ -1147,7 +1149,7 @@ fn failures_are_not_only_local(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     ctx.observe("a child's send on that socket without MSG_NOSIGNAL", exit.to_string());
     ctx.decide(
-        "socket.send.success_is_local",
+        "socket.tcp.send_success_is_local",
         if to_nobody == Ok(1) && first == Ok(1) && second == Err(Errno::ECONNREFUSED) && into_closed == Ok(4) && after_that == Err(Errno::EPIPE) && exit.signal() == Some("SIGPIPE") {
             Decision::partial(format!(
                 "success only means handed to the kernel (sends to a port nobody has, and into a closed connection, returned their length), but failures are not only local: a connected UDP socket got ECONNREFUSED from the peer's ICMP, and after the peer's RST TCP gave {} then EPIPE (SIGPIPE without MSG_NOSIGNAL)",
@@ -1181,10 +1183,10 @@ fn addresses_on_connected_sockets(ctx: &mut Ctx) -> anyhow::Result<()> {
     let (client, server, _listener) = tcp_pair()?;
     let elsewhere = bound_v4(libc::SOCK_DGRAM)?;
     let elsewhere_port = local_port(&elsewhere)?;
-    let tcp_sendto = crate::net::sendto_v4(&client, b"one", 0, LOOPBACK, elsewhere_port);
+    let tcp_sendto = crate::socket::sendto_v4(&client, b"one", 0, LOOPBACK, elsewhere_port);
     let tcp_sendmsg = sendmsg_to(&client, b"two", Some(sockaddr_v4(LOOPBACK, elsewhere_port)));
     let at_peer = read_exactly(&server, 6, 10, limit);
-    let (ua, ub) = crate::net::unix_pair(nix::sys::socket::SockType::Stream)?;
+    let (ua, ub) = crate::socket::unix_pair(nix::sys::socket::SockType::Stream)?;
     let unix_path = ctx.temp_path("unused.sock");
     let unix_addr = nix::sys::socket::UnixAddr::new(&unix_path)?;
     let unix_sendto = nix::sys::socket::sendto(ua.as_raw_fd(), b"u", &unix_addr, nix::sys::socket::MsgFlags::empty());
@@ -1195,7 +1197,7 @@ fn addresses_on_connected_sockets(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     ctx.observe("connected AF_UNIX stream: sendto with an address", call(&unix_sendto));
     ctx.decide(
-        "socket.sendto.connected_ignores_address",
+        "socket.tcp.sendto_connected_ignores_address",
         if tcp_sendto == Ok(3) && at_peer == b"onetwo" && unix_sendto == Err(Errno::EISCONN) {
             Decision::partial("TCP ignored the address (the data went to the connected peer), but a connected AF_UNIX stream socket refused an address with EISCONN")
         } else if tcp_sendto == Ok(3) && at_peer == b"onetwo" {
@@ -1208,11 +1210,11 @@ fn addresses_on_connected_sockets(ctx: &mut Ctx) -> anyhow::Result<()> {
     let udp_msg = sendmsg_to(&udp, b"dgram", Some(sockaddr_v4(LOOPBACK, elsewhere_port)));
     let got = {
         let ready = poll_readable(&elsewhere, limit)?;
-        (ready, crate::net::recvfrom(&elsewhere, 100, libc::MSG_DONTWAIT).map(|r| r.data))
+        (ready, crate::socket::recvfrom(&elsewhere, 100, libc::MSG_DONTWAIT).map(|r| r.data))
     };
     ctx.observe("unconnected UDP: sendmsg with msg_name; what that address received", (call(&udp_msg), shown(&got.1)));
     ctx.check(
-        "socket.sendmsg.address_use",
+        "socket.tcp.sendmsg_address_use",
         tcp_sendmsg == Ok(3) && at_peer == b"onetwo" && udp_msg == Ok(5) && got.1.as_deref() == Ok(b"dgram"),
         "sendmsg ignored msg_name on connected TCP (the peer got the data) and sent to msg_name on unconnected UDP",
         "sendmsg's use of msg_name differs (see observation)",
@@ -1227,13 +1229,117 @@ fn addresses_on_connected_sockets(ctx: &mut Ctx) -> anyhow::Result<()> {
     });
     ctx.observe("sizeof msg_iovlen, msg_controllen, msg_flags (C compiler, glibc headers)", &sizes);
     ctx.decide(
-        "socket.msghdr.fields",
+        "socket.tcp.msghdr_fields",
         if sizes.starts_with("8 8 4") {
             Decision::partial("the fields are there and in that order, but on Linux/glibc msg_iovlen and msg_controllen are size_t (8 bytes), not int and socklen_t")
         } else if sizes.starts_with("4 4 4") {
             Decision::holds("msg_iovlen is an int and msg_controllen a socklen_t")
         } else {
             Decision::refuted(format!("unexpected field sizes: {sizes}"))
+        },
+    );
+    Ok(())
+}
+
+/// TCP packets seen leaving on lo (PACKET_OUTGOING: on lo each packet is also seen arriving),
+/// by their flags.
+fn tcp_flags_sent(packets: &impl AsRawFd, port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    loop {
+        // SAFETY: an all-zero sockaddr_ll is valid storage.
+        let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libc::sockaddr_ll>() as u32;
+        // SAFETY: buf and from are valid for their lengths.
+        let n = unsafe {
+            libc::recvfrom(
+                packets.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+                (&mut from as *mut libc::sockaddr_ll).cast(),
+                &mut len,
+            )
+        };
+        if n < 0 {
+            return out;
+        }
+        let ip = &buf[..n as usize];
+        if from.sll_pkttype != libc::PACKET_OUTGOING || ip.len() < 40 || ip[0] >> 4 != 4 || ip[9] != 6 {
+            continue;
+        }
+        let tcp = &ip[((ip[0] & 0x0f) as usize) * 4..];
+        let (src, dst) = (u16::from_be_bytes([tcp[0], tcp[1]]), u16::from_be_bytes([tcp[2], tcp[3]]));
+        if src != port && dst != port {
+            continue;
+        }
+        let flags = tcp[13];
+        let names: Vec<&str> = [(0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK")]
+            .into_iter()
+            .filter(|(bit, _)| flags & bit != 0)
+            .map(|(_, n)| n)
+            .collect();
+        out.push(format!("{} {}", if dst == port { "client->server" } else { "server->client" }, names.join("+")));
+    }
+}
+
+fn tcp_packets(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let limit = ctx.wait_limit();
+    let report = in_private_netns(ctx, move |ns| {
+        let lo = nix::net::if_::if_nametoindex("lo")? as i32;
+        let packets = socket(libc::AF_PACKET, libc::SOCK_DGRAM, (libc::ETH_P_ALL as u16).to_be() as i32)?;
+        // SAFETY: an all-zero sockaddr_ll, then the fields bind needs.
+        let mut at: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        at.sll_family = libc::AF_PACKET as u16;
+        at.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        at.sll_ifindex = lo;
+        // SAFETY: a valid sockaddr_ll.
+        Errno::result(unsafe {
+            libc::bind(
+                packets.as_raw_fd(),
+                (&at as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        })?;
+        let listener = crate::socket::tcp_listener(4)?;
+        let port = local_port(&listener)?;
+        let client = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+        connect_v4(&client, LOOPBACK, port)?;
+        let server = crate::socket::accept(&listener)?;
+        // Both ends established: the handshake's packets have all been sent.
+        ns.note("connect returned and accept returned: the packets sent", tcp_flags_sent(&packets, port));
+        // Close in turn: the client first, and the server only once its ACK of that FIN went
+        // (the kernel may delay that ACK), so the two FINs are not merged with an ACK.
+        nix::sys::socket::shutdown(client.as_raw_fd(), nix::sys::socket::Shutdown::Write)?;
+        let acked = wait_until(limit, || tcp_info(&client).is_ok_and(|(s, _, _)| s == "FIN_WAIT2"));
+        nix::sys::socket::shutdown(server.as_raw_fd(), nix::sys::socket::Shutdown::Write)?;
+        let closed = wait_until(limit, || {
+            tcp_info(&server).is_ok_and(|(s, _, _)| s == "CLOSE")
+                && tcp_info(&client).is_ok_and(|(s, _, _)| s == "CLOSE")
+        });
+        ns.note(
+            "client FIN acknowledged (FIN_WAIT2); both closed (the client's end now lives on as a TIME_WAIT entry)",
+            (acked, closed),
+        );
+        ns.note("the packets sent to close", tcp_flags_sent(&packets, port));
+        Ok(())
+    })?;
+    let Some(ns) = report else {
+        ctx.decide("socket.tcp.handshake_packets", Decision::skipped("no private network namespace (and AF_PACKET socket) could be made here; packets are only counted inside the suite's own namespace"));
+        return Ok(());
+    };
+    let open = ns.get("connect returned and accept returned: the packets sent");
+    let close = ns.get("the packets sent to close");
+    let n_open = open.as_array().map_or(0, Vec::len);
+    let n_close = close.as_array().map_or(0, Vec::len);
+    ctx.decide(
+        "socket.tcp.handshake_packets",
+        if n_open >= 7 {
+            Decision::holds(format!("establishing the connection took {n_open} packets"))
+        } else if n_open == 3 && n_open + n_close == 7 {
+            Decision::refuted("establishing a connection took 3 packets (SYN, SYN+ACK, ACK); 7 is the handshake plus the 4 packets of closing it (FIN, ACK from each side)")
+        } else {
+            Decision::refuted(format!("establishing the connection took {n_open} packets, closing it {n_close}"))
         },
     );
     Ok(())

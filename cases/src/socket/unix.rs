@@ -8,11 +8,11 @@ use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
 use nix::sys::socket::{bind, connect, socket as nix_socket, AddressFamily, SockFlag, SockType, UnixAddr};
 
-use crate::net::{listen, recv, send};
+use crate::socket::{listen, recv, send};
 
 pub const CASES: &[Case] = &[
-    Case::new("unix.address_is_a_file", &["socket.unix.address_is_filename"], address_is_a_file),
-    Case::new("unix.stream_type", &["socket.unix.stream_common"], stream_type),
+    Case::new("socket.unix.address_is_a_file", &["socket.unix.address_is_filename"], address_is_a_file),
+    Case::new("socket.unix.stream_type", &["socket.unix.stream_common"], stream_type),
 ];
 
 fn address_is_a_file(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -61,7 +61,7 @@ fn address_is_a_file(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 fn stream_type(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let (a, b) = crate::net::unix_pair(SockType::Stream)?;
+    let (a, b) = crate::socket::unix_pair(SockType::Stream)?;
     send(&a, b"ping", 0)?;
     send(&b, b"pong", 0)?;
     send(&a, b"two", 0)?;
@@ -78,7 +78,7 @@ fn stream_type(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("AF_UNIX socket types that socket() accepts", &types);
     ctx.observe(
         "socketpair(AF_UNIX, SOCK_STREAM): both ends send before either reads; what each reads",
-        (crate::net::shown(&at_b), crate::net::shown(&at_a)),
+        (crate::socket::shown(&at_b), crate::socket::shown(&at_a)),
     );
     ctx.check(
         "socket.unix.stream_common",

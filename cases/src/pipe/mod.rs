@@ -1,6 +1,8 @@
 //! Anonymous pipes: creation, direction, blocking, end of file, SIGPIPE, capacity, PIPE_BUF
 //! atomicity, and which processes can use one.
 
+pub mod popen;
+
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use anyhow::Context as _;

@@ -12,22 +12,25 @@ use nix::unistd::{pipe, read, write};
 use crate::util::{blocked_obs, close_in_child, fionread};
 
 pub const CASES: &[Case] = &[
-    Case::new("popen.directions", &["pipe.popen.connects_stdin_or_stdout"], directions).needs_commands(&["sh", "cat"]),
-    Case::new("popen.child_process", &["pipe.popen.child_process"], child_process).needs_commands(&["sh"]),
-    Case::new("popen.runs_sh_c", &["pipe.popen.runs_sh_c"], runs_sh_c).needs_commands(&["sh", "tr", "readlink"]),
+    Case::new("pipe.popen.directions", &["pipe.popen.connects_stdin_or_stdout"], directions)
+        .needs_commands(&["sh", "cat"]),
+    Case::new("pipe.popen.child_process", &["pipe.popen.child_process"], child_process).needs_commands(&["sh"]),
+    Case::new("pipe.popen.runs_sh_c", &["pipe.popen.runs_sh_c"], runs_sh_c).needs_commands(&["sh", "tr", "readlink"]),
     Case::new(
-        "popen.type_argument",
+        "pipe.popen.type_argument",
         &["pipe.popen.type_read_or_write_only", "pipe.popen.null_on_failure"],
         type_argument,
     )
     .needs_commands(&["sh"]),
-    Case::new("popen.pclose_waits", &["pipe.pclose.waits_for_command"], pclose_waits).needs_commands(&["sh", "cat"]),
-    Case::new("popen.pclose_status", &["pipe.pclose.returns_termination_status"], pclose_status)
+    Case::new("pipe.popen.pclose_waits", &["pipe.popen.pclose_waits_for_command"], pclose_waits)
+        .needs_commands(&["sh", "cat"]),
+    Case::new("pipe.popen.pclose_status", &["pipe.popen.pclose_returns_termination_status"], pclose_status)
         .needs_commands(&["sh"]),
-    Case::new("popen.pclose_fails", &["pipe.pclose.minus_one_on_failure"], pclose_fails).needs_commands(&["sh"]),
+    Case::new("pipe.popen.pclose_fails", &["pipe.popen.pclose_minus_one_on_failure"], pclose_fails)
+        .needs_commands(&["sh"]),
     Case::new(
-        "popen.coprocess",
-        &["pipe.coprocess.filter_on_two_pipes", "pipe.coprocess.deadlock_without_fflush"],
+        "pipe.popen.coprocess",
+        &["pipe.popen.coprocess_filter_on_two_pipes", "pipe.popen.coprocess_deadlock_without_fflush"],
         coprocess,
     ),
 ];
@@ -240,7 +243,7 @@ fn pclose_waits(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("pclose", closed(status));
     ctx.observe("/proc/<command pid> exists after pclose returned", after);
     ctx.check(
-        "pipe.pclose.waits_for_command",
+        "pipe.popen.pclose_waits_for_command",
         before.is_ok() && status.is_ok() && !after,
         "the command was asleep reading its stdin before pclose; when pclose returned it had exited and been reaped (no /proc entry, no zombie)",
         "pclose returned while the command was still there, or failed (see observation)",
@@ -261,7 +264,7 @@ fn pclose_status(ctx: &mut Ctx) -> anyhow::Result<()> {
     let ok = exited.is_ok_and(|s| libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == 3)
         && killed.is_ok_and(|s| libc::WIFSIGNALED(s) && libc::WTERMSIG(s) == libc::SIGTERM);
     ctx.check(
-        "pipe.pclose.returns_termination_status",
+        "pipe.popen.pclose_returns_termination_status",
         ok,
         "pclose returned wait statuses: exit 3 -> WEXITSTATUS 3; kill -TERM -> WTERMSIG SIGTERM",
         "pclose did not return the command's termination status (see observation)",
@@ -284,7 +287,7 @@ fn pclose_fails(ctx: &mut Ctx) -> anyhow::Result<()> {
     })?;
     ctx.observe("pclose with SIGCHLD ignored", &got);
     ctx.check(
-        "pipe.pclose.minus_one_on_failure",
+        "pipe.popen.pclose_minus_one_on_failure",
         got.as_deref() == Some("-1 ECHILD"),
         "with SIGCHLD ignored the child was reaped by the kernel and pclose returned -1 with errno ECHILD",
         format!("pclose in a failing situation gave {got:?}"),
@@ -372,13 +375,13 @@ fn coprocess(ctx: &mut Ctx) -> anyhow::Result<()> {
     let at_once = fionread(&r)?;
     ctx.observe("write(2) of \"3\\n\" on a plain pipe: bytes readable at once", at_once);
     ctx.check(
-        "pipe.coprocess.filter_on_two_pipes",
+        "pipe.popen.coprocess_filter_on_two_pipes",
         outcomes[0],
         "the filter's stdin and stdout were pipes to one process: it sent \"1 2\" and read back \"3\"",
         "the coprocess did not answer over its two pipes",
     );
     ctx.decide(
-        "pipe.coprocess.deadlock_without_fflush",
+        "pipe.popen.coprocess_deadlock_without_fflush",
         match (outcomes[1], at_once == 2) {
             (true, true) => Decision::partial(
                 "the deadlock is real (parent asleep in read, filter asleep reading its next line, 0 answer bytes in the pipe), but the buffering is stdio's full buffering of a non-terminal stream: the pipe itself passed write(2) data on at once",

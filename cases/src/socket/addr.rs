@@ -9,12 +9,12 @@ use nix::errno::Errno;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::net::{self, bind_v4, local_port, name_bytes, ntop, pton, socket, LOOPBACK};
+use crate::socket::{self, bind_v4, local_port, name_bytes, ntop, pton, socket, LOOPBACK};
 use crate::util::hex;
 
 pub const CASES: &[Case] = &[
     Case::new(
-        "addr.layouts",
+        "socket.addr.layouts",
         &[
             "socket.addr.generic_sockaddr",
             "socket.addr.port_and_addr_types",
@@ -24,7 +24,7 @@ pub const CASES: &[Case] = &[
         layouts,
     ),
     Case::new(
-        "addr.conversions",
+        "socket.addr.conversions",
         &[
             "socket.addr.ntop_pton_both_families",
             "socket.addr.ntop_from_network_order",
@@ -87,7 +87,7 @@ fn layouts(ctx: &mut Ctx) -> anyhow::Result<()> {
     let decision = match socket(libc::AF_INET6, libc::SOCK_DGRAM, 0) {
         Err(e) => Decision::skipped(format!("no IPv6 here (socket: {})", errno_name(e))),
         Ok(v6) => {
-            let bound = crate::net::bind_v6(&v6, std::net::Ipv6Addr::LOCALHOST, 0);
+            let bound = crate::socket::bind_v6(&v6, std::net::Ipv6Addr::LOCALHOST, 0);
             match bound {
                 Err(e) => Decision::skipped(format!("::1 is not available here (bind: {})", errno_name(e))),
                 Ok(_) => {
@@ -158,9 +158,9 @@ fn conversions(ctx: &mut Ctx) -> anyhow::Result<()> {
     let c = std::ffi::CString::new("1.2.3.4")?;
     let c6 = std::ffi::CString::new("::1")?;
     // SAFETY: NUL-terminated strings; inet_addr only reads them.
-    let (addr4, addr6) = unsafe { (net::inet_addr(c.as_ptr()), net::inet_addr(c6.as_ptr())) };
+    let (addr4, addr6) = unsafe { (socket::inet_addr(c.as_ptr()), socket::inet_addr(c6.as_ptr())) };
     // SAFETY: inet_ntoa returns a pointer to a static NUL-terminated buffer.
-    let ntoa = unsafe { std::ffi::CStr::from_ptr(net::inet_ntoa(libc::in_addr { s_addr: addr4 })) }
+    let ntoa = unsafe { std::ffi::CStr::from_ptr(socket::inet_ntoa(libc::in_addr { s_addr: addr4 })) }
         .to_string_lossy()
         .into_owned();
     ctx.observe(
@@ -187,8 +187,8 @@ fn conversions(ctx: &mut Ctx) -> anyhow::Result<()> {
         "another family was accepted (see observation)",
     );
 
-    let strlen4 = net::header_define("/usr/include/netinet/in.h", "INET_ADDRSTRLEN").unwrap_or(16) as usize;
-    let strlen6 = net::header_define("/usr/include/netinet/in.h", "INET6_ADDRSTRLEN").unwrap_or(46) as usize;
+    let strlen4 = socket::header_define("/usr/include/netinet/in.h", "INET_ADDRSTRLEN").unwrap_or(16) as usize;
+    let strlen6 = socket::header_define("/usr/include/netinet/in.h", "INET6_ADDRSTRLEN").unwrap_or(46) as usize;
     let longest4 = [255u8, 255, 255, 255];
     let (_, _, longest6) = pton(libc::AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
     let (_, _, longest6_plain) = pton(libc::AF_INET6, "ffff:fffe:ffff:ffff:ffff:ffff:ffff:ffff");

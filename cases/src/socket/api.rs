@@ -10,15 +10,19 @@ use harness::proc::poll_readable;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
 
-use crate::net::{
+use crate::socket::{
     self, bind_v4, int_option, local_port, name_bytes, recv, send, socket, tcp_pair, LOOPBACK, NOT_RECEIVED_WITHIN,
 };
 use crate::util::libc_symbol;
 
 pub const CASES: &[Case] = &[
-    Case::new("api.domains", &["socket.api.address_format_per_domain", "socket.api.af_unspec_any_domain"], domains),
     Case::new(
-        "api.default_protocols",
+        "socket.api.domains",
+        &["socket.api.address_format_per_domain", "socket.api.af_unspec_any_domain"],
+        domains,
+    ),
+    Case::new(
+        "socket.api.default_protocols",
         &[
             "socket.api.seqpacket_default_sctp",
             "socket.api.seqpacket_keeps_boundaries",
@@ -31,7 +35,7 @@ pub const CASES: &[Case] = &[
         default_protocols,
     ),
     Case::new(
-        "api.descriptor_calls",
+        "socket.api.descriptor_calls",
         &[
             "socket.api.close_releases",
             "socket.api.dup_copies",
@@ -45,15 +49,15 @@ pub const CASES: &[Case] = &[
         ],
         descriptor_calls,
     ),
-    Case::new("api.names_in_note_000", &["socket.api.names_in_note_000"], names_in_note_000),
+    Case::new("socket.api.names_in_note_000", &["socket.api.names_in_note_000"], names_in_note_000),
     Case::new(
-        "shutdown.each_how",
+        "socket.api.shutdown_each_how",
         &[
-            "socket.shutdown.shut_rd",
-            "socket.shutdown.shut_wr",
-            "socket.shutdown.shut_rdwr",
-            "socket.shutdown.returns",
-            "socket.shutdown.close_at_last_descriptor",
+            "socket.api.shutdown_rd",
+            "socket.api.shutdown_wr",
+            "socket.api.shutdown_rdwr",
+            "socket.api.shutdown_returns",
+            "socket.api.shutdown_close_at_last_descriptor",
         ],
         shutdown_each_how,
     ),
@@ -72,7 +76,7 @@ fn domains(ctx: &mut Ctx) -> anyhow::Result<()> {
     bind_v4(&v4, LOOPBACK, 0)?;
     let len4 = name_bytes(&v4, 128)?.1;
     let len6 = socket(libc::AF_INET6, libc::SOCK_STREAM, 0).and_then(|s| {
-        crate::net::bind_v6(&s, std::net::Ipv6Addr::LOCALHOST, 0)?;
+        crate::socket::bind_v6(&s, std::net::Ipv6Addr::LOCALHOST, 0)?;
         name_bytes(&s, 128).map(|(_, l)| l)
     });
     let path = ctx.temp_path("unix-socket");
@@ -171,7 +175,7 @@ fn default_protocols(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.decide("socket.api.seqpacket_default_sctp", decision);
 
     // Record boundaries on a SOCK_SEQPACKET pair (AF_UNIX, which needs no SCTP).
-    let (a, b) = crate::net::unix_pair(nix::sys::socket::SockType::SeqPacket)?;
+    let (a, b) = crate::socket::unix_pair(nix::sys::socket::SockType::SeqPacket)?;
     for len in [3usize, 5, 7] {
         send(&a, &vec![b'r'; len], 0)?;
     }
@@ -351,7 +355,7 @@ fn descriptor_calls(ctx: &mut Ctx) -> anyhow::Result<()> {
     nix::unistd::write(&server, b"x")?;
     poll_readable(&client, limit)?;
     let mut one = [0u8; 1];
-    let peeked = net::recv(&client, 1, libc::MSG_PEEK);
+    let peeked = socket::recv(&client, 1, libc::MSG_PEEK);
     let read_after_peek = nix::unistd::read(&client, &mut one);
     ctx.check(
         "socket.api.read_is_recv",
@@ -451,7 +455,7 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
     let read_now = recv(&server, 64, libc::MSG_DONTWAIT);
     send(&client, b"late data", 0)?;
     // The peer acknowledging the bytes proves they reached the shut-down side.
-    let acknowledged = crate::util::wait_until(limit, || net::unacked(&client) == Ok(0));
+    let acknowledged = crate::util::wait_until(limit, || socket::unacked(&client) == Ok(0));
     let read_after = recv(&server, 64, libc::MSG_DONTWAIT);
     ctx.observe("the peer's data was acknowledged by the shut-down side", acknowledged);
     let can_still_send = send(&server, b"reply", nosignal);
@@ -466,7 +470,7 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
         ),
         _ => Decision::refuted("reading went on as before after SHUT_RD (see observation)"),
     };
-    ctx.decide("socket.shutdown.shut_rd", decision);
+    ctx.decide("socket.api.shutdown_rd", decision);
 
     // SHUT_WR.
     let (client, server, _l2) = tcp_pair()?;
@@ -482,7 +486,7 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
         (call(&wr), call(&send_after), text(&peer_reads), text(&reverse)),
     );
     ctx.check(
-        "socket.shutdown.shut_wr",
+        "socket.api.shutdown_wr",
         send_after == Err(Errno::EPIPE)
             && peer_reads.as_deref() == Ok(b"")
             && reverse.as_deref() == Ok(b"still readable"),
@@ -502,7 +506,7 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
         (call(&rdwr), call(&send_rdwr), text(&recv_rdwr), text(&peer_rdwr)),
     );
     ctx.check(
-        "socket.shutdown.shut_rdwr",
+        "socket.api.shutdown_rdwr",
         send_rdwr == Err(Errno::EPIPE) && recv_rdwr.as_deref() == Ok(b"") && peer_rdwr.as_deref() == Ok(b""),
         "after SHUT_RDWR send gave EPIPE, recv end of file, and the peer saw end of file",
         "SHUT_RDWR left a direction open (see observation)",
@@ -513,7 +517,7 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
     let bad_how = shutdown(&client, 99);
     ctx.observe("shutdown of an unconnected TCP socket; with how = 99", (call(&not_connected), call(&bad_how)));
     ctx.check(
-        "socket.shutdown.returns",
+        "socket.api.shutdown_returns",
         rd == Ok(0)
             && wr == Ok(0)
             && rdwr == Ok(0)
@@ -533,7 +537,7 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe(format!("the peer readable within {NOT_RECEIVED_WITHIN:?} after closing one of two descriptors (a bounded \"not received\" wait)"), eof_after_first);
     ctx.observe("the peer read end of file after closing the last", eof_after_last);
     ctx.check(
-        "socket.shutdown.close_at_last_descriptor",
+        "socket.api.shutdown_close_at_last_descriptor",
         !eof_after_first && eof_after_last,
         "closing one of two descriptors left the connection up; closing the last ended it (the peer read end of file)",
         "the endpoint was released before the last close, or not at all (see observation)",

@@ -10,11 +10,11 @@ use std::ffi::{CStr, CString};
 use harness::{Case, Ctx, Decision};
 use serde_json::{json, Value};
 
-use crate::netns::{in_namespaces, InNamespace};
+use crate::socket::netns::{in_namespaces, InNamespace};
 
 pub const CASES: &[Case] = &[
     Case::new(
-        "netdb.databases",
+        "socket.netdb.databases",
         &[
             "socket.netdb.hosts_file",
             "socket.netdb.hostent_fields",
@@ -37,13 +37,13 @@ pub const CASES: &[Case] = &[
             "socket.netdb.getservbyname",
             "socket.netdb.getservbyport",
             "socket.netdb.serv_set_end_names",
-            "socket.port.pop3_is_110",
+            "socket.netdb.pop3_is_port_110",
         ],
         databases,
     )
     .timeout_ms(8000),
     Case::new(
-        "netdb.getaddrinfo",
+        "socket.netdb.getaddrinfo",
         &[
             "socket.netdb.getaddrinfo_node_or_service",
             "socket.netdb.ai_passive_any",
@@ -64,7 +64,7 @@ pub const CASES: &[Case] = &[
     )
     .timeout_ms(8000),
     Case::new(
-        "netdb.getnameinfo",
+        "socket.netdb.getnameinfo",
         &[
             "socket.netdb.ni_dgram",
             "socket.netdb.ni_namereqd",
@@ -79,11 +79,11 @@ pub const CASES: &[Case] = &[
 ];
 
 const FIXTURES: &[(&str, &str)] = &[
-    ("hosts", include_str!("../../fixtures/netdb/hosts")),
-    ("networks", include_str!("../../fixtures/netdb/networks")),
-    ("protocols", include_str!("../../fixtures/netdb/protocols")),
-    ("services", include_str!("../../fixtures/netdb/services")),
-    ("nsswitch.conf", include_str!("../../fixtures/netdb/nsswitch.conf")),
+    ("hosts", include_str!("../../../fixtures/netdb/hosts")),
+    ("networks", include_str!("../../../fixtures/netdb/networks")),
+    ("protocols", include_str!("../../../fixtures/netdb/protocols")),
+    ("services", include_str!("../../../fixtures/netdb/services")),
+    ("nsswitch.conf", include_str!("../../../fixtures/netdb/nsswitch.conf")),
 ];
 
 /// The host name set in the child's UTS namespace: its domain is what NI_NOFQDN strips.
@@ -548,7 +548,7 @@ fn databases(ctx: &mut Ctx) -> anyhow::Result<()> {
         },
     );
     ctx.check(
-        "socket.port.pop3_is_110",
+        "socket.netdb.pop3_is_port_110",
         pop3["s_port"] == net_110,
         "the services database (Debian's netbase entry, copied into the fixture) gives pop3 port 110/tcp",
         "pop3 is not 110 in the services database",
@@ -830,7 +830,7 @@ fn getaddrinfo_case(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 /// getnameinfo of an IPv4 address and port: its return code, host and service.
 fn nameinfo(ip: [u8; 4], port: u16, flags: i32) -> Value {
-    let sa = crate::net::sockaddr_v4(ip, port);
+    let sa = crate::socket::sockaddr_v4(ip, port);
     let mut host = [0 as libc::c_char; 256];
     let mut serv = [0 as libc::c_char; 64];
     // SAFETY: sa is a valid sockaddr_in; the buffers have the sizes given.

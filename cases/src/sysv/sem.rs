@@ -12,14 +12,16 @@ use nix::errno::Errno;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::sys::sem::{self, wait_blocked_in_semop, SemSet, Semun};
-use crate::sys::shm::{Attachment, Segment};
-use crate::sys::{msg, unused_keys};
+use crate::sysv::sys::sem::{self, wait_blocked_in_semop, SemSet, Semun};
+use crate::sysv::sys::shm::{Attachment, Segment};
+use crate::sysv::sys::{msg, unused_keys};
 use crate::util::{kernel_now, within_a_second};
 
 pub const CASES: &[Case] = &[
+    Case::new("sysv.sem.ipc_set_like_msg", &["sysv.sem.ipc_set_like_msg"], ipc_set_like_msg)
+        .needs_root("compares what uid 65534 may change on a set and a queue root created"),
     Case::new(
-        "sem.create_and_initial",
+        "sysv.sem.create_and_initial",
         &[
             "sysv.sem.set_of_nsems",
             "sysv.sem.semid_ds_initialised",
@@ -29,7 +31,7 @@ pub const CASES: &[Case] = &[
         create_and_initial,
     ),
     Case::new(
-        "sem.semctl_commands",
+        "sysv.sem.semctl_commands",
         &[
             "sysv.sem.fourth_argument_semun",
             "sysv.sem.ipc_stat",
@@ -41,7 +43,7 @@ pub const CASES: &[Case] = &[
         semctl_commands,
     ),
     Case::new(
-        "sem.waiters",
+        "sysv.sem.waiters",
         &[
             "sysv.sem.p_decrements_or_blocks",
             "sysv.sem.v_resumes_waiter_or_increments",
@@ -51,21 +53,21 @@ pub const CASES: &[Case] = &[
         ],
         waiters,
     ),
-    Case::new("sem.removed_while_waiting", &["sysv.sem.ipc_rmid_like_msg"], removed_while_waiting),
-    Case::new("sem.setall_ctime", &["sysv.sem.setall_updates_ctime"], setall_ctime).stress(
+    Case::new("sysv.sem.removed_while_waiting", &["sysv.sem.ipc_rmid_like_msg"], removed_while_waiting),
+    Case::new("sysv.sem.setall_ctime", &["sysv.sem.setall_updates_ctime"], setall_ctime).stress(
         "waits for the clock's next second (0-1 s): IPC times have 1 s resolution and nothing signals a new second",
     ),
     Case::new(
-        "sem.semop_model",
+        "sysv.sem.semop_model",
         &["sysv.sem.semop_array_all_or_nothing", "sysv.sem.value_never_negative", "sysv.sem.semop_returns_zero"],
         semop_model,
     ),
     Case::new(
-        "sem.flags_and_operations",
+        "sysv.sem.flags_and_operations",
         &["sysv.sem.operation_flags", "sysv.sem.only_wait_and_signal"],
         flags_and_operations,
     ),
-    Case::new("sem.mutual_exclusion", &["sysv.sem.mutual_exclusion"], mutual_exclusion),
+    Case::new("sysv.sem.mutual_exclusion", &["sysv.sem.mutual_exclusion"], mutual_exclusion),
 ];
 
 fn create_and_initial(ctx: &mut Ctx) -> anyhow::Result<()> {
@@ -619,6 +621,19 @@ fn mutual_exclusion(ctx: &mut Ctx) -> anyhow::Result<()> {
         total == 2 * ROUNDS,
         format!("no update was lost: {} increments gave {total}", 2 * ROUNDS),
         format!("updates were lost: {total} of {}", 2 * ROUNDS),
+    );
+    Ok(())
+}
+
+fn ipc_set_like_msg(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let crate::sysv::IpcSetOutcomes { stranger, by_root, owner } = crate::sysv::ipc_set_outcomes(ctx)?;
+    // Index 0 is the queue, 1 the set.
+    let same = |v: &[String]| v.len() == 3 && v[1] == v[0];
+    ctx.check(
+        "sysv.sem.ipc_set_like_msg",
+        same(&stranger) && same(&owner) && same(&by_root),
+        "semctl IPC_SET followed the message queue's rule: EPERM for a stranger, allowed for creator and owner",
+        "semctl IPC_SET followed another rule than msgctl's (see observation)",
     );
     Ok(())
 }

@@ -1,6 +1,18 @@
 //! Socket helpers shared by the socket cases: loopback-only endpoints and raw views of what the
 //! kernel returns. Every address used here is in 127.0.0.0/8 or ::1.
 
+pub mod addr;
+pub mod api;
+pub mod broadcast;
+pub mod hostname;
+pub mod multicast;
+pub mod netdb;
+pub mod netns;
+pub mod order;
+pub mod tcp;
+pub mod udp;
+pub mod unix;
+
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;

@@ -7,25 +7,29 @@ use harness::obs::call;
 use harness::{Case, Ctx, Decision};
 use proptest::prelude::*;
 
-use crate::net::{bind_v4, local_port, name_bytes, socket, LOOPBACK};
+use crate::socket::{bind_v4, local_port, name_bytes, socket, LOOPBACK};
 use crate::util::{hex, libc_symbol};
 
 pub const CASES: &[Case] = &[
     Case::new(
-        "order.endianness",
+        "socket.order.endianness",
         &["socket.order.big_endian_high_byte_first", "socket.order.x86_little_endian"],
         endianness,
     ),
-    Case::new("order.network_order", &["socket.order.network_order_is_big_endian"], network_order),
-    Case::new("order.conversion_functions", &["socket.order.conversion_functions"], conversion_functions),
+    Case::new("socket.order.network_order", &["socket.order.network_order_is_big_endian"], network_order),
+    Case::new("socket.order.conversion_functions", &["socket.order.conversion_functions"], conversion_functions),
     Case::new(
-        "layout.alignment_and_packing",
-        &["socket.layout.struct_size_not_sum", "socket.layout.packed_for_the_wire"],
+        "socket.order.alignment_and_packing",
+        &["socket.order.layout_struct_size_not_sum", "socket.order.layout_packed_for_the_wire"],
         alignment_and_packing,
     ),
     Case::new(
-        "types.sizes",
-        &["socket.types.int_4_bytes_on_x86", "socket.types.short_int_long_order", "socket.types.fixed_width"],
+        "socket.order.type_sizes",
+        &[
+            "socket.order.types_int_4_bytes_on_x86",
+            "socket.order.types_short_int_long_order",
+            "socket.order.types_fixed_width",
+        ],
         type_sizes,
     ),
 ];
@@ -160,10 +164,10 @@ fn alignment_and_packing(ctx: &mut Ctx) -> anyhow::Result<()> {
     let rx = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
     bind_v4(&rx, LOOPBACK, 0)?;
     let tx = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
-    crate::net::connect_v4(&tx, LOOPBACK, local_port(&rx)?)?;
+    crate::socket::connect_v4(&tx, LOOPBACK, local_port(&rx)?)?;
     let on_wire = |len: usize| -> Result<usize, nix::errno::Errno> {
-        crate::net::send(&tx, &vec![0u8; len], 0)?;
-        crate::net::recv(&rx, 64, libc::MSG_DONTWAIT).map(|d| d.len())
+        crate::socket::send(&tx, &vec![0u8; len], 0)?;
+        crate::socket::recv(&rx, 64, libc::MSG_DONTWAIT).map(|d| d.len())
     };
     let aligned_wire = on_wire(aligned.0);
     let packed_wire = on_wire(packed.0);
@@ -172,13 +176,13 @@ fn alignment_and_packing(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.observe("packed layout: size, offsets", packed);
     ctx.observe("bytes a datagram of each carried", (call(&aligned_wire), call(&packed_wire)));
     ctx.check(
-        "socket.layout.struct_size_not_sum",
+        "socket.order.layout_struct_size_not_sum",
         aligned.0 > sum && aligned.2 == 4,
         format!("the struct took {} bytes for {sum} bytes of members: the int sits on a 4-byte boundary (offset 4) and the end is padded to it", aligned.0),
         "the struct's size was the sum of its members (see observation)",
     );
     ctx.check(
-        "socket.layout.packed_for_the_wire",
+        "socket.order.layout_packed_for_the_wire",
         packed.0 == sum && packed_wire == Ok(sum) && aligned_wire == Ok(aligned.0),
         format!("packed (the compiler told by an attribute: repr(packed) here, __attribute__((packed)) in C) the members sit back to back and {sum} bytes go on the wire instead of {} with padding", aligned.0),
         "packing did not remove the padding (see observation)",
@@ -215,7 +219,7 @@ fn type_sizes(ctx: &mut Ctx) -> anyhow::Result<()> {
         ((i32_size, u32_size), (i32_min, i32_max), u32_max),
     );
     ctx.decide(
-        "socket.types.int_4_bytes_on_x86",
+        "socket.order.types_int_4_bytes_on_x86",
         match (x86, int) {
             (true, 4) => Decision::holds("on this x86 machine an int is 4 bytes"),
             (true, n) => Decision::refuted(format!("on this x86 machine an int is {n} bytes")),
@@ -233,9 +237,9 @@ fn type_sizes(ctx: &mut Ctx) -> anyhow::Result<()> {
     } else {
         Decision::refuted(format!("short {short}, int {int}, long {long} bytes"))
     };
-    ctx.decide("socket.types.short_int_long_order", decision);
+    ctx.decide("socket.order.types_short_int_long_order", decision);
     ctx.check(
-        "socket.types.fixed_width",
+        "socket.order.types_fixed_width",
         i32_size == 4 && u32_size == 4 && i32_min == -(1 << 31) && i32_max == (1 << 31) - 1 && u32_max == (1 << 32) - 1,
         "int32_t is exactly 4 bytes, signed (-2^31..2^31-1), and uint32_t 4 bytes unsigned (0..2^32-1)",
         "a fixed-width type is not 32 bits (see observation)",

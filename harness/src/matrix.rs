@@ -263,7 +263,7 @@ fn anchor(claim: &str) -> String {
 }
 
 pub fn html(kernels: &[KernelColumn], all: bool) -> String {
-    let esc = super::formats::xml_escape;
+    let esc = crate::report::formats::xml_escape;
     let mut out = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ipc-conform: claims across kernels</title>\n<style>td,th{border:1px solid #ccc;padding:2px 6px}.holds{background:#dfd}.refuted{background:#fdd}.partial{background:#ffd}.skipped{background:#eee}.error{background:#f99}</style></head><body>\n<table>\n<tr><th>claim</th>",
     );

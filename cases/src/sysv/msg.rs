@@ -14,13 +14,13 @@ use nix::sys::signal::Signal;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::sys::msg::{self, MsgQueue};
-use crate::sys::unused_keys;
+use crate::sysv::sys::msg::{self, MsgQueue};
+use crate::sysv::sys::unused_keys;
 use crate::util::{blocked_obs, catch_with_noop, sysctl, within_a_second};
 
 pub const CASES: &[Case] = &[
     Case::new(
-        "msg.new_queue",
+        "sysv.msg.new_queue",
         &[
             "sysv.msg.new_queue_mode_from_flags",
             "sysv.msg.new_queue_zero_fields",
@@ -29,15 +29,15 @@ pub const CASES: &[Case] = &[
         ],
         new_queue,
     ),
-    Case::new("msg.get_with_ipc_creat", &["sysv.msg.get_creates_with_ipc_creat"], get_with_ipc_creat),
+    Case::new("sysv.msg.get_with_ipc_creat", &["sysv.msg.get_creates_with_ipc_creat"], get_with_ipc_creat),
     Case::new(
-        "msg.permissions",
+        "sysv.msg.permissions",
         &["sysv.msg.write_to_send_read_to_receive", "sysv.msg.permissions_read_write_only"],
         permissions,
     )
     .needs_root("checks what uid 65534 may do on queues root made"),
     Case::new(
-        "msg.stat_and_set",
+        "sysv.msg.stat_and_set",
         &[
             "sysv.msg.ipc_stat_copies_state",
             "sysv.msg.ipc_set_fields",
@@ -49,7 +49,7 @@ pub const CASES: &[Case] = &[
     )
     .needs_root("changes owners and compares root with uid 65534 as creator, owner and stranger"),
     Case::new(
-        "msg.removed_while_in_use",
+        "sysv.msg.removed_while_in_use",
         &[
             "sysv.msg.ipc_rmid_immediate_later_calls_ermid",
             "sysv.msg.blocked_send_removed_queue",
@@ -57,9 +57,9 @@ pub const CASES: &[Case] = &[
         ],
         removed_while_in_use,
     ),
-    Case::new("msg.info_commands", &["sysv.msg.info_commands", "sysv.msg.ctl_returns_zero"], info_commands),
+    Case::new("sysv.msg.info_commands", &["sysv.msg.info_commands", "sysv.msg.ctl_returns_zero"], info_commands),
     Case::new(
-        "msg.send_and_receive",
+        "sysv.msg.send_and_receive",
         &[
             "sysv.msg.send_appends_to_tail",
             "sysv.msg.mtype_must_be_positive",
@@ -73,7 +73,7 @@ pub const CASES: &[Case] = &[
         send_and_receive,
     ),
     Case::new(
-        "msg.full_queue",
+        "sysv.msg.full_queue",
         &[
             "sysv.msg.full_queue_blocks_until_space",
             "sysv.msg.send_nowait_eagain",
@@ -81,9 +81,9 @@ pub const CASES: &[Case] = &[
         ],
         full_queue,
     ),
-    Case::new("msg.buffering", &["sysv.msg.buffers_without_receiver"], buffering),
+    Case::new("sysv.msg.buffering", &["sysv.msg.buffers_without_receiver"], buffering),
     Case::new(
-        "msg.receive_rules",
+        "sysv.msg.receive_rules",
         &[
             "sysv.msg.noerror_truncates_else_e2big",
             "sysv.msg.receive_blocks_until_matching_type",
@@ -92,7 +92,7 @@ pub const CASES: &[Case] = &[
         receive_rules,
     ),
     Case::new(
-        "msg.type_selection",
+        "sysv.msg.type_selection",
         &[
             "sysv.msg.type_zero_takes_first",
             "sysv.msg.type_positive_first_of_that_type",
@@ -102,8 +102,8 @@ pub const CASES: &[Case] = &[
         ],
         type_selection,
     ),
-    Case::new("msg.duplex", &["sysv.msg.duplex"], duplex),
-    Case::new("msg.posix_and_system_v", &["sysv.msg.posix_and_system_v"], posix_and_system_v),
+    Case::new("sysv.msg.duplex", &["sysv.msg.duplex"], duplex),
+    Case::new("sysv.msg.posix_and_system_v", &["sysv.msg.posix_and_system_v"], posix_and_system_v),
 ];
 
 /// A message's text as an observation, or the call's errno.
