@@ -199,3 +199,21 @@ fn an_unwritable_report_directory_exits_2_and_writes_nothing() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 2, "only the results and the blocking file: {left:?}");
 }
+
+#[rstest]
+#[case::never(&["--color", "never"], &[], false)]
+#[case::auto_off_a_terminal(&["--color", "auto"], &[], false)]
+#[case::always(&["--color", "always"], &[], true)]
+#[case::always_beats_no_color(&["--color", "always"], &[("NO_COLOR", "1")], true)]
+#[file_parallel(machine_wide)]
+fn verdicts_are_coloured_only_when_asked(#[case] flags: &[&str], #[case] env: &[(&str, &str)], #[case] coloured: bool) {
+    let out = Command::new(BIN)
+        .args(["run", "--no-progress", "pipe.create.returns_two_fds"])
+        .args(flags)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.contains("\x1b["), coloured, "{text}");
+    assert!(text.contains("Summary") && text.contains("pipe"), "no per-area summary: {text}");
+}

@@ -37,8 +37,18 @@ struct Cli {
     /// Use the notes in this directory instead of the built-in ones.
     #[arg(long, global = true, value_name = "DIR")]
     notes: Option<PathBuf>,
+    /// Colour the verdicts: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    color: ColorWhen,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand, Debug)]
@@ -56,6 +66,9 @@ enum Command {
     Diff(DiffArgs),
     /// The claims x kernels table of the approved snapshots.
     Matrix(MatrixArgs),
+    /// Build a static site (works offline, from file://) of the notes, the verdicts and every
+    /// approved kernel: DIR/index.html.
+    Site(SiteArgs),
     /// Remove what runs that were killed left behind (their run directories under $TMPDIR, the
     /// processes and IPC objects their journals name); live runs and other programs' objects are
     /// not touched.
@@ -99,6 +112,16 @@ struct GateArgs {
 struct DiffArgs {
     before: PathBuf,
     after: PathBuf,
+}
+
+#[derive(Parser, Debug)]
+struct SiteArgs {
+    /// Directory laid out like reports/: <kernel-id>/snapshot.snap.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    snapshots: PathBuf,
+    /// Where to write the site (created if needed).
+    #[arg(long, short, value_name = "DIR")]
+    output: PathBuf,
 }
 
 #[derive(Parser, Debug)]
@@ -222,12 +245,18 @@ fn load(cli: &Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Result<(
 }
 
 fn dispatch(cli: Cli, registry: &Registry, embedded: &Embedded) -> anyhow::Result<ExitCode> {
+    crate::style::choose(match cli.color {
+        ColorWhen::Auto => crate::style::ColorChoice::Auto,
+        ColorWhen::Always => crate::style::ColorChoice::Always,
+        ColorWhen::Never => crate::style::ColorChoice::Never,
+    });
     let (catalogue, notes) = load(&cli, registry, embedded)?;
     match cli.command {
         Command::Run(args) => cmd_run(&catalogue, registry, args),
         Command::List(args) => cmd_list(&catalogue, args),
         Command::Explain(args) => cmd_explain(&catalogue, registry, args),
         Command::Gate(args) => cmd_gate(&catalogue, &notes, registry, args),
+        Command::Site(args) => cmd_site(&catalogue, &notes, args),
         Command::Diff(args) => cmd_diff(args),
         Command::Matrix(args) => cmd_matrix(args),
         Command::Clean(args) => cmd_clean(args),
@@ -329,14 +358,19 @@ fn cmd_run(catalogue: &Catalogue, registry: &Registry, args: RunArgs) -> anyhow:
         return Ok(code);
     }
     let rendered = match args.format {
-        RunFormat::Text => crate::report::text::render(&report),
+        RunFormat::Text => {
+            crate::style::emit(args.output.as_deref(), &crate::report::text::render(&report))?;
+            String::new()
+        }
         RunFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         RunFormat::Markdown => crate::report::markdown::render(&report),
         RunFormat::Junit => crate::report::formats::junit(&report),
         RunFormat::Ktap => crate::report::formats::ktap(&report),
         RunFormat::Kcidb => serde_json::to_string_pretty(&crate::report::formats::kcidb(&report))? + "\n",
     };
-    emit(args.output.as_deref(), &rendered)?;
+    if args.format != RunFormat::Text {
+        emit(args.output.as_deref(), &rendered)?;
+    }
     let errors = report.count(Verdict::Error);
     if errors > 0 {
         eprintln!(
@@ -409,7 +443,7 @@ fn cmd_explain(catalogue: &Catalogue, registry: &Registry, args: ExplainArgs) ->
                 "\nOn {} {}: {}\n  {}\n",
                 report.kernel.release,
                 report.kernel.arch,
-                r.verdict.as_str().to_uppercase(),
+                crate::style::paint(crate::style::verdict(r.verdict), r.verdict.as_str().to_uppercase()),
                 r.explanation
             );
             out += &format!("  observed ({} ms):\n", r.duration_ms);
@@ -418,7 +452,7 @@ fn cmd_explain(catalogue: &Catalogue, registry: &Registry, args: ExplainArgs) ->
             }
         }
     }
-    emit(None, &out)?;
+    crate::style::emit(None, &out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -517,22 +551,26 @@ fn cmd_clean(args: CleanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_site(catalogue: &Catalogue, notes: &Notes, args: SiteArgs) -> anyhow::Result<ExitCode> {
+    let kernels = crate::matrix::load_columns(&args.snapshots)?;
+    if kernels.is_empty() {
+        return Err(usage(format!("{} holds no approved snapshot", args.snapshots.display())));
+    }
+    let built = crate::site::build(catalogue, notes, &kernels, &args.output)?;
+    println!(
+        "site: {} pages ({:.1} MB) of {} claims on {} kernels in {}; open {}",
+        built.pages,
+        built.bytes as f64 / 1e6,
+        catalogue.claims.len(),
+        kernels.len(),
+        args.output.display(),
+        args.output.join("index.html").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
-    let kernels: Vec<crate::matrix::KernelColumn> = snapshot::approved_in(&args.snapshots)
-        .into_iter()
-        .map(|(id, path)| {
-            let snapshot = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
-            // The fingerprint is optional: snapshots approved before it existed have none.
-            let fingerprint = crate::files::read_limited(
-                &path.with_file_name(snapshot::KERNEL_FILE),
-                crate::files::SNAPSHOT_LIMIT,
-                "kernel fingerprint",
-            )
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok());
-            Ok(crate::matrix::KernelColumn { id, snapshot, fingerprint })
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let kernels = crate::matrix::load_columns(&args.snapshots)?;
     if kernels.is_empty() {
         return Err(usage(format!("{} holds no approved snapshot", args.snapshots.display())));
     }

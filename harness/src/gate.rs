@@ -221,12 +221,19 @@ pub fn approve(snapshots: &Path, report: &RunReport, notes: &Notes) -> anyhow::R
     ))
 }
 
+fn explanations_json(report: &RunReport) -> anyhow::Result<String> {
+    let explanations: serde_json::Map<String, serde_json::Value> =
+        report.results.iter().map(|r| (r.claim.clone(), snapshot::normalise_text(&r.explanation).into())).collect();
+    Ok(serde_json::to_string_pretty(&explanations)? + "\n")
+}
+
 /// Writes the approved snapshot and the human documents of one kernel. All or nothing: the files
 /// are written into a staging directory beside the kernel's, which then replaces it.
 pub fn write_kernel_reports(dir: &Path, report: &RunReport, notes: &Notes) -> anyhow::Result<()> {
     let mut files: Vec<(PathBuf, String)> = vec![
         (PathBuf::from(snapshot::FILE), Snapshot::of(report).to_insta_file()),
         (PathBuf::from(snapshot::KERNEL_FILE), serde_json::to_string_pretty(&report.kernel)? + "\n"),
+        (PathBuf::from(snapshot::EXPLANATIONS_FILE), explanations_json(report)?),
         (PathBuf::from("report.md"), crate::report::markdown::render(report)),
     ];
     for note in notes.names() {

@@ -17,8 +17,10 @@ pub mod proc;
 pub mod report;
 pub mod rundir;
 pub mod runner;
+pub mod site;
 pub mod snapshot;
 pub mod stop;
+pub mod style;
 pub mod verdict;
 pub mod worker;
 

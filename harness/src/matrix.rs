@@ -7,15 +7,39 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use std::path::Path;
+
+use crate::files::{read_limited, usage, SNAPSHOT_LIMIT};
 use crate::fingerprint::Kernel;
-use crate::snapshot::{SnapClaim, Snapshot};
+use crate::snapshot::{self, SnapClaim, Snapshot};
 use crate::Verdict;
 
-/// One kernel of the matrix: its approved snapshot and, when recorded, its fingerprint.
+/// One kernel of the matrix: its approved snapshot and, when recorded, its fingerprint and the
+/// explanations of its verdicts.
 pub struct KernelColumn {
     pub id: String,
     pub snapshot: Snapshot,
     pub fingerprint: Option<Kernel>,
+    /// Claim id -> the explanation of its verdict (normalised), from `explanations.json`.
+    pub explanations: BTreeMap<String, String>,
+}
+
+/// Every approved kernel under `dir` (laid out like reports/), in version order.
+pub fn load_columns(dir: &Path) -> anyhow::Result<Vec<KernelColumn>> {
+    snapshot::approved_in(dir)
+        .into_iter()
+        .map(|(id, path)| {
+            let snapshot = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
+            // Both are optional: snapshots approved before they existed have neither.
+            let optional = |file: &str, what: &str| read_limited(&path.with_file_name(file), SNAPSHOT_LIMIT, what).ok();
+            let fingerprint =
+                optional(snapshot::KERNEL_FILE, "kernel fingerprint").and_then(|text| serde_json::from_str(&text).ok());
+            let explanations = optional(snapshot::EXPLANATIONS_FILE, "explanations")
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default();
+            Ok(KernelColumn { id, snapshot, fingerprint, explanations })
+        })
+        .collect()
 }
 
 pub struct Row<'a> {

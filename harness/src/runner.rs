@@ -370,7 +370,7 @@ fn supervise(
         None => wait_without_pidfd(&child, timeout)?,
     };
     // A worker that ended just as its time ran out has finished: it is not a hang.
-    if !exited_in_time && crate::proc::sample(pid).map_or(true, |s| s.state == 'Z') {
+    if !exited_in_time && crate::proc::sample(pid).is_none_or(|s| s.state == 'Z') {
         exited_in_time = true;
     }
     // Where the group was when its time ran out (or the run was stopped), before the kill.

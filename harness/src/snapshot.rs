@@ -20,6 +20,9 @@ pub const PENDING: &str = "snapshot.snap.new";
 /// Beside an approved snapshot: the fingerprint of the run it came from (uname, capabilities,
 /// the sysctls that decide verdicts), so the kernel matrix can say how the kernels' set-ups differ.
 pub const KERNEL_FILE: &str = "kernel.json";
+/// Beside the snapshot: claim id -> the explanation of its verdict, normalised like the
+/// observations. For readers (the site); not part of the contract the gate compares.
+pub const EXPLANATIONS_FILE: &str = "explanations.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {

@@ -75,7 +75,7 @@ impl Attachment {
 
     /// A 32-bit counter at `offset` (aligned), read and written with volatile accesses.
     pub fn counter(&self, offset: usize) -> *mut u32 {
-        assert!(offset % 4 == 0 && offset + 4 <= self.len, "counter at {offset} out of bounds or unaligned");
+        assert!(offset.is_multiple_of(4) && offset + 4 <= self.len, "counter at {offset} out of bounds or unaligned");
         // SAFETY: in bounds and aligned, as asserted.
         unsafe { self.addr.add(offset).cast() }
     }
