@@ -31,8 +31,10 @@ pub const CASES: &[Case] = &[
         ],
         default_actions,
     ),
-    Case::new("signal.terminal_keys", &["signal.sigint.ctrl_c", "signal.sigquit.ctrl_backslash"], terminal_keys),
-    Case::new("signal.terminal_hangup", &["signal.sighup.on_terminal_hangup"], terminal_hangup),
+    Case::new("signal.terminal_keys", &["signal.sigint.ctrl_c", "signal.sigquit.ctrl_backslash"], terminal_keys)
+        .needs_kernel(&["UNIX98_PTYS"]),
+    Case::new("signal.terminal_hangup", &["signal.sighup.on_terminal_hangup"], terminal_hangup)
+        .needs_kernel(&["UNIX98_PTYS"]),
     Case::new("signal.invalid_address", &["signal.invalid_address.sigsegv_sigbus"], invalid_address),
     Case::new("signal.arithmetic", &["signal.sigfpe.division_by_zero", "signal.sigfpe.overflow"], arithmetic),
     Case::new(
@@ -41,7 +43,7 @@ pub const CASES: &[Case] = &[
         shell_kill,
     )
     .needs_commands(&["sh"]),
-    Case::new("signal.alarm_timer", &["signal.sigalrm.timer"], alarm_timer),
+    Case::new("signal.alarm_timer", &["signal.sigalrm.timer"], alarm_timer).needs_kernel(&["POSIX_TIMERS"]),
     Case::new(
         "signal.child_exit",
         &["signal.sigchld.sent_on_child_exit", "signal.sigchld.zombie_unless_ignored"],

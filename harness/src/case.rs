@@ -16,6 +16,11 @@ pub struct Needs {
     pub root: Option<&'static str>,
     /// Programs that must be on PATH.
     pub commands: &'static [&'static str],
+    /// Kernel options (without `CONFIG_`) the case needs; checked when the kernel's configuration
+    /// is known (see `kconfig`).
+    pub kernel: &'static [&'static str],
+    /// The same for every case of a module, from `Registry::with_kernel`.
+    pub module_kernel: &'static [&'static str],
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +53,7 @@ impl Case {
             name,
             claims,
             run,
-            needs: Needs { root: None, commands: &[] },
+            needs: Needs { root: None, commands: &[], kernel: &[], module_kernel: &[] },
             timeout_ms: DEFAULT_TIMEOUT_MS,
             exclusive: false,
             stress: None,
@@ -69,6 +74,12 @@ impl Case {
 
     pub const fn needs_commands(mut self, commands: &'static [&'static str]) -> Self {
         self.needs.commands = commands;
+        self
+    }
+
+    /// Kernel options the case needs (`&["POSIX_TIMERS"]`): without them it is skipped, naming them.
+    pub const fn needs_kernel(mut self, options: &'static [&'static str]) -> Self {
+        self.needs.kernel = options;
         self
     }
 
@@ -96,6 +107,16 @@ impl Registry {
 
     pub fn with(mut self, cases: &[Case]) -> Self {
         self.cases.extend_from_slice(cases);
+        self
+    }
+
+    /// Adds cases that all need these kernel options (`&["SYSVIPC"]` for the SysV modules).
+    pub fn with_kernel(mut self, options: &'static [&'static str], cases: &[Case]) -> Self {
+        self.cases.extend(cases.iter().map(|c| {
+            let mut c = *c;
+            c.needs.module_kernel = options;
+            c
+        }));
         self
     }
 

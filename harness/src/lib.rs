@@ -10,6 +10,7 @@ pub mod files;
 pub mod fingerprint;
 pub mod gate;
 pub mod journal;
+pub mod kconfig;
 pub mod matrix;
 pub mod obs;
 pub mod privilege;

@@ -124,7 +124,9 @@ pub const CASES: &[Case] = &[
         &["socket.tcp.sendto_connected_ignores_address", "socket.tcp.sendmsg_address_use", "socket.tcp.msghdr_fields"],
         addresses_on_connected_sockets,
     ),
-    Case::new("socket.tcp.handshake_packets", &["socket.tcp.handshake_packets"], tcp_packets).timeout_ms(8000),
+    Case::new("socket.tcp.handshake_packets", &["socket.tcp.handshake_packets"], tcp_packets)
+        .needs_kernel(&["NET_NS", "PACKET"])
+        .timeout_ms(8000),
 ];
 
 /// Reads until `want` bytes arrived or `within` passed.
