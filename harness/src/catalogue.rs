@@ -76,7 +76,32 @@ pub struct NotCheckable {
     pub note: String,
     pub line: usize,
     pub quote: String,
+    pub kind: NotCheckableKind,
     pub reason: String,
+}
+
+/// Why a statement cannot be checked, in a word; the reason says it in a sentence.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NotCheckableKind {
+    /// History or popularity.
+    History,
+    /// A judgement with no measure.
+    Opinion,
+    /// Advice to programmers.
+    Advice,
+    /// The shape of an API (a declaration, a return type, a definition).
+    ApiShape,
+    /// About another operating system.
+    AnotherOs,
+    /// Behaviour no program on a running system can observe or provoke.
+    NotObservable,
+    /// Decided by the environment or by other programs, not by the kernel.
+    NotKernel,
+    /// The sentence stops before it says anything to check.
+    Incomplete,
+    /// A pointer to a book or another text.
+    Reference,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -404,7 +404,14 @@ fn cmd_list(catalogue: &Catalogue, args: ListArgs) -> anyhow::Result<ExitCode> {
         (true, ListFormat::Text) => {
             let mut out = String::new();
             for n in catalogue.not_checkable.iter().filter(|n| args.area.is_empty() || args.area.contains(&n.area)) {
-                out += &format!("{}:{}  「{}」\n    {}\n", short_note(&n.note), n.line, n.quote.trim(), n.reason);
+                out += &format!(
+                    "{}:{}  「{}」\n    {}: {}\n",
+                    short_note(&n.note),
+                    n.line,
+                    n.quote.trim(),
+                    serde_json::to_value(n.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                    n.reason
+                );
             }
             out
         }

@@ -26,8 +26,10 @@ pub const CASES: &[Case] = &[
         &[
             "socket.api.seqpacket_default_sctp",
             "socket.api.seqpacket_keeps_boundaries",
+            "socket.api.seqpacket_fixed_length",
             "socket.api.stream_default_tcp",
             "socket.api.dgram_default_udp",
+            "socket.api.dgram_fixed_length",
             "socket.api.raw_ip_and_superuser",
             "socket.api.protocol_zero_default",
             "socket.api.returns_descriptor",
@@ -192,6 +194,50 @@ fn default_protocols(ctx: &mut Ctx) -> anyhow::Result<()> {
         "each receive returned exactly one send's bytes (3, 5, 7); a record read short lost its rest",
         "records were merged or split (see observation)",
     );
+    let decision = if sizes == ["3", "5", "7"] {
+        Decision::refuted(
+            "records of 3, 5 and 7 bytes each arrived with their own size: a record's length is not fixed, its boundaries are",
+        )
+    } else if sizes.iter().all(|s| *s == sizes[0]) {
+        Decision::holds("every record arrived with the same size")
+    } else {
+        Decision::skipped("the records did not arrive one per receive (see observation), so their lengths say nothing")
+    };
+    ctx.decide("socket.api.seqpacket_fixed_length", decision);
+
+    // Datagrams of very different sizes over loopback UDP: the largest IPv4 allows (65507 bytes).
+    let receiver = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    bind_v4(&receiver, LOOPBACK, 0)?;
+    let port = local_port(&receiver)?;
+    let sender = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let lengths = [1usize, 1000, 65507];
+    let sent: Vec<String> = lengths
+        .iter()
+        .map(|len| call(&crate::socket::sendto_v4(&sender, &vec![b'd'; *len], 0, LOOPBACK, port)).to_string())
+        .collect();
+    let limit = ctx.wait_limit();
+    let received: Vec<String> = lengths
+        .iter()
+        .map(|_| {
+            let _ = harness::proc::poll_readable_within_budget(receiver.as_fd(), limit, "a datagram on loopback");
+            call(&recv(&receiver, 65536, libc::MSG_DONTWAIT).map(|d| d.len())).to_string()
+        })
+        .collect();
+    ctx.observe("AF_INET SOCK_DGRAM on loopback: sendto of 1, 1000, 65507 bytes", &sent);
+    ctx.observe("received with room for 65536, one datagram each", &received);
+    let all_sent = sent.iter().zip(lengths).all(|(s, len)| *s == len.to_string());
+    let decision = if !all_sent {
+        Decision::skipped("the datagrams could not all be sent on loopback (see observation)")
+    } else if received.iter().all(|r| *r == received[0]) {
+        Decision::holds("every datagram arrived with the same size")
+    } else if received == lengths.map(|l| l.to_string()) {
+        Decision::refuted(
+            "datagrams of 1, 1000 and 65507 bytes each arrived whole with their own size: a datagram's length is not fixed (what is fixed is its boundaries, and a maximum)",
+        )
+    } else {
+        Decision::skipped("not every datagram was received on loopback (see observation)")
+    };
+    ctx.decide("socket.api.dgram_fixed_length", decision);
 
     let raw_zero = protocol_of(libc::AF_INET, libc::SOCK_RAW, 0);
     let raw_icmp = protocol_of(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP);

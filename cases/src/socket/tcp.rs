@@ -74,6 +74,7 @@ pub const CASES: &[Case] = &[
             "socket.tcp.bind_one_socket_per_address",
             "socket.tcp.bind_returns",
             "socket.tcp.bind_inaddr_any_all_interfaces",
+            "socket.tcp.bind_only_when_unbound",
         ],
         bind_rules,
     ),
@@ -682,6 +683,33 @@ fn bind_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
         exclusive && not_local == Err(Errno::EADDRNOTAVAIL) && reuseport,
         "bind returned 0 on success and -1 with errno (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT) on failure",
         "bind's return values differ (see observation)",
+    );
+
+    // bind names a socket that has no address: one that has one already, by bind or by connect.
+    let once = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let first_bind = bind_v4(&once, LOOPBACK, 0);
+    let again = bind_v4(&once, LOOPBACK, 0);
+    let listener = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    bind_v4(&listener, LOOPBACK, 0)?;
+    listen(&listener, 1)?;
+    let client = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    connect_v4(&client, LOOPBACK, local_port(&listener)?)?;
+    let after_connect = bind_v4(&client, LOOPBACK, 0);
+    ctx.observe(
+        "bind an unbound socket; bind it again; bind a socket connect gave an address",
+        (call(&first_bind), call(&again), call(&after_connect)),
+    );
+    ctx.decide(
+        "socket.tcp.bind_only_when_unbound",
+        match (&first_bind, &again, &after_connect) {
+            (Ok(()), Err(Errno::EINVAL), Err(Errno::EINVAL)) => Decision::holds(
+                "bind gave the unbound socket an address; a second bind, and a bind after connect had chosen one, failed with EINVAL",
+            ),
+            (Ok(()), Ok(()), _) | (Ok(()), _, Ok(())) => {
+                Decision::refuted("a socket that had an address was bound again (see observation)")
+            }
+            _ => Decision::refuted("bind behaved otherwise (see observation)"),
+        },
     );
 
     // INADDR_ANY: reachable through every local address of lo (127.0.0.0/8).
