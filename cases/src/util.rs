@@ -175,16 +175,15 @@ pub fn libc_symbol(name: &str) -> Option<*mut libc::c_void> {
 }
 
 /// Polls observable state until `reached` holds or `within` passes (1 ms between looks), within
-/// what is left of the case's time (a wait cut short is noted, see `harness::proc::cut_short`).
+/// what is left of the case's time (a `harness::proc::BoundedWait`).
 pub fn wait_until(within: std::time::Duration, mut reached: impl FnMut() -> bool) -> bool {
-    let wait = harness::proc::budget(within);
-    let deadline = std::time::Instant::now() + wait;
+    let wait = harness::proc::BoundedWait::new(within);
     loop {
         if reached() {
             return true;
         }
-        if std::time::Instant::now() >= deadline {
-            harness::proc::cut_short(within, wait, "a state to be reached");
+        if wait.left().is_zero() {
+            wait.ran_out("a state to be reached");
             return false;
         }
         // A pause between looks, not a synchronisation: only `reached` ends the wait early,

@@ -60,3 +60,10 @@ fn a_not_checkable_kind_outside_the_set_is_refused() {
     let refused = Catalogue::parse(&entry("gossip"), &notes).map(|_| ()).unwrap_err();
     assert!(format!("{refused:?}").contains("gossip"), "{refused:?}");
 }
+
+#[test]
+fn a_kind_is_named_as_the_catalogue_writes_it() {
+    for n in &catalogue().not_checkable {
+        assert_eq!(serde_json::to_value(n.kind).unwrap(), n.kind.as_str(), "{}:{}", n.note, n.line);
+    }
+}

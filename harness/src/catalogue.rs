@@ -67,6 +67,12 @@ pub struct Claim {
     pub also_in: Vec<String>,
 }
 
+/// An `also_in` place, "<note>:<line>", as (note, line).
+pub fn parse_place(place: &str) -> Option<(&str, usize)> {
+    let (note, line) = place.rsplit_once(':')?;
+    Some((note, line.parse().ok()?))
+}
+
 /// A statement of the notes that was read and judged not checkable, with the reason. Kept so that
 /// a reader can see the notes were covered, not skimmed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -102,6 +108,23 @@ pub enum NotCheckableKind {
     Incomplete,
     /// A pointer to a book or another text.
     Reference,
+}
+
+impl NotCheckableKind {
+    /// The word the catalogue uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotCheckableKind::History => "history",
+            NotCheckableKind::Opinion => "opinion",
+            NotCheckableKind::Advice => "advice",
+            NotCheckableKind::ApiShape => "api_shape",
+            NotCheckableKind::AnotherOs => "another_os",
+            NotCheckableKind::NotObservable => "not_observable",
+            NotCheckableKind::NotKernel => "not_kernel",
+            NotCheckableKind::Incomplete => "incomplete",
+            NotCheckableKind::Reference => "reference",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -214,7 +237,7 @@ impl Catalogue {
             }
             check_location(&what, &c.note, c.line, Some(&c.quote), &mut problems);
             for place in &c.also_in {
-                match place.rsplit_once(':').and_then(|(n, l)| Some((n, l.parse::<usize>().ok()?))) {
+                match parse_place(place) {
                     Some((note, line)) => {
                         check_location(&format!("{what} also_in {place}"), note, line, None, &mut problems)
                     }

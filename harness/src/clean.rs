@@ -21,7 +21,7 @@ const UNNAMED_GRACE: Duration = Duration::from_secs(60);
 
 /// "<pid> <start time>" as the runner and worker files hold it.
 fn alive(pid: i32, start_time: u64) -> bool {
-    journal::process_start_time(pid) == Some(start_time)
+    crate::proc::process_start_time(pid) == Some(start_time)
 }
 
 /// Run directories in `tmp` whose runner is gone.
@@ -57,7 +57,7 @@ fn group_members(pgid: i32) -> Vec<i32> {
 
 /// Kills what is left of a dead runner's worker group and waits (bounded) until it is gone.
 fn kill_worker_group(pid: i32, start_time: u64) -> Option<String> {
-    match journal::process_start_time(pid) {
+    match crate::proc::process_start_time(pid) {
         // A pid number is not reused while it names a live process group, so when the worker
         // itself is gone, any group of that number is still the worker's; when a different
         // process has the number, the worker's group is gone.

@@ -206,9 +206,9 @@ impl Ctx {
         &mut self,
         body: impl FnOnce() -> T,
     ) -> anyhow::Result<(Option<T>, crate::proc::Exit)> {
-        // The child may wait several times itself: its report may take what is left of the case.
-        let limit = crate::proc::budget(self.timeout);
-        self.spawn_reporting(body)?.finish(limit)
+        // The child may wait several times itself: its report may take what is left of the case
+        // (finish's waits are bounded by the case's deadline).
+        self.spawn_reporting(body)?.finish(self.timeout)
     }
 
     /// Like [`Ctx::in_child`], as uid/gid 65534: the child drops root's privileges first; root
@@ -276,7 +276,7 @@ impl Ctx {
     /// Journals a child with its start time, so it cannot outlive the run even if it leaves the
     /// worker's process group, and a reused pid is never mistaken for it.
     fn journal_process(&mut self, pid: i32) {
-        if let Some(start_time) = crate::journal::process_start_time(pid) {
+        if let Some(start_time) = crate::proc::process_start_time(pid) {
             self.created(Resource::Process { pid, start_time });
         }
     }

@@ -5,11 +5,10 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
-
 use std::process::ExitCode;
 use std::time::Instant;
+
+use anyhow::Context as _;
 
 use crate::catalogue::{Catalogue, Notes};
 use crate::files::{emit, usage};

@@ -145,11 +145,6 @@ pub fn outstanding(events: &[Event]) -> Vec<Resource> {
     live
 }
 
-/// The start time field of /proc/<pid>/stat, which tells a pid from a reused one.
-pub fn process_start_time(pid: i32) -> Option<u64> {
-    crate::proc::stat_fields(pid)?.get(22 - 3)?.parse().ok()
-}
-
 /// Removes one resource if it is still the one that was created. Returns what was done, for the
 /// run's record; never touches an object whose identity no longer matches.
 pub fn remove(resource: &Resource) -> Option<String> {
@@ -160,7 +155,7 @@ pub fn remove(resource: &Resource) -> Option<String> {
             removed.ok().map(|_| format!("removed {}", path.display()))
         }
         Resource::Process { pid, start_time } => {
-            if process_start_time(*pid) != Some(*start_time) {
+            if crate::proc::process_start_time(*pid) != Some(*start_time) {
                 return None;
             }
             // Opened before the kill, so the pid cannot be reused in between.

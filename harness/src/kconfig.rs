@@ -46,12 +46,14 @@ pub fn this_kernel() -> Option<&'static KernelConfig> {
         .as_ref()
 }
 
-/// The options of `needed` this kernel's configuration does not set; empty when it is unknown.
-pub fn missing(needed: &[&str]) -> Vec<String> {
-    match this_kernel() {
-        Some(config) => needed.iter().filter(|o| !config.has(o)).map(|o| format!("CONFIG_{o}")).collect(),
-        None => Vec::new(),
-    }
+/// Why a case that needs `needed` cannot run here: the options this kernel's configuration does
+/// not set. None when all are set, or the configuration is unknown.
+pub fn unmet(needed: &[&str]) -> Option<String> {
+    let config = this_kernel()?;
+    let unset: Vec<String> = needed.iter().filter(|o| !config.has(o)).map(|o| format!("CONFIG_{o}")).collect();
+    (!unset.is_empty()).then(|| {
+        format!("needs {}, which this kernel's configuration ({}) does not set", unset.join(", "), config.source)
+    })
 }
 
 #[cfg(test)]

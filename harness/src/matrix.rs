@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde_json::Value;
-
-use std::path::Path;
 
 use crate::files::{read_limited, usage, SNAPSHOT_LIMIT};
 use crate::fingerprint::Kernel;
@@ -24,9 +23,10 @@ pub struct KernelColumn {
     pub explanations: BTreeMap<String, String>,
 }
 
-/// Every approved kernel under `dir` (laid out like reports/), in version order.
+/// Every approved kernel under `dir` (laid out like reports/), in version order; none is the
+/// user's error.
 pub fn load_columns(dir: &Path) -> anyhow::Result<Vec<KernelColumn>> {
-    snapshot::approved_in(dir)
+    let columns: Vec<KernelColumn> = snapshot::approved_in(dir)
         .into_iter()
         .map(|(id, path)| {
             let snapshot = Snapshot::load(&path).map_err(|e| usage(format!("{e:#}")))?;
@@ -39,7 +39,11 @@ pub fn load_columns(dir: &Path) -> anyhow::Result<Vec<KernelColumn>> {
                 .unwrap_or_default();
             Ok(KernelColumn { id, snapshot, fingerprint, explanations })
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    if columns.is_empty() {
+        return Err(usage(format!("{} holds no approved snapshot", dir.display())));
+    }
+    Ok(columns)
 }
 
 pub struct Row<'a> {

@@ -36,33 +36,47 @@ pub fn set_case_deadline(at: Instant, on_cut_short: impl Fn(String) + Send + Syn
     let _ = CASE_DEADLINE.set((at, Box::new(on_cut_short)));
 }
 
-/// `within`, shortened to what is left of the case's time, so a wait for something that never
-/// comes ends before the watchdog's kill. A wait that then runs out must call [`cut_short`]:
-/// its "not within" is no observation, and the decisions after it become `skipped`.
-pub fn budget(within: Duration) -> Duration {
-    match CASE_DEADLINE.get() {
-        Some((deadline, _)) => within.min(deadline.saturating_duration_since(Instant::now())),
-        None => within,
-    }
+/// A wait of up to `within`, shortened to what is left of the case's time, so a wait for
+/// something that never comes ends before the watchdog's kill. A wait that runs out calls
+/// [`BoundedWait::ran_out`]: if the case's deadline, not `within`, ended it, its "not within" is
+/// no observation, and the journal's `OutOfTime` makes the decisions after it `skipped`.
+pub struct BoundedWait {
+    within: Duration,
+    given: Duration,
+    until: Instant,
 }
 
-/// For a wait of `within` that was given `waited` by [`budget`] and ran out: if the budget was
-/// shorter, notes in the journal that the case's time ran out (see `Event::OutOfTime`).
-pub fn cut_short(within: Duration, waited: Duration, what: &str) {
-    if waited < within {
-        if let Some((_, on_cut_short)) = CASE_DEADLINE.get() {
-            on_cut_short(format!("{what} (up to {within:?})"));
+impl BoundedWait {
+    pub fn new(within: Duration) -> Self {
+        let now = Instant::now();
+        let given = match CASE_DEADLINE.get() {
+            Some((deadline, _)) => within.min(deadline.saturating_duration_since(now)),
+            None => within,
+        };
+        BoundedWait { within, given, until: now + given }
+    }
+
+    /// What is left of the wait; zero once it ran out.
+    pub fn left(&self) -> Duration {
+        self.until.saturating_duration_since(Instant::now())
+    }
+
+    /// The wait for `what` ended without it: notes a wait the case's deadline cut short.
+    pub fn ran_out(&self, what: &str) {
+        if self.given < self.within {
+            if let Some((_, on_cut_short)) = CASE_DEADLINE.get() {
+                on_cut_short(format!("{what} (up to {:?})", self.within));
+            }
         }
     }
 }
 
-/// Waits up to `within` (shortened by [`budget`]) for `fd` to become readable; a wait cut short
-/// is noted with [`cut_short`].
+/// Waits up to `within` (a [`BoundedWait`]) for `fd` to become readable.
 pub fn poll_readable_within_budget(fd: impl AsFd, within: Duration, what: &str) -> anyhow::Result<bool> {
-    let wait = budget(within);
-    let ready = poll_readable(fd.as_fd(), wait)?;
+    let wait = BoundedWait::new(within);
+    let ready = poll_readable(fd.as_fd(), wait.left())?;
     if !ready {
-        cut_short(within, wait, what);
+        wait.ran_out(what);
     }
     Ok(ready)
 }
@@ -189,15 +203,14 @@ impl Child {
 
     /// Waits for the child to end, at most `within`. An error names the deadline that passed.
     pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<Exit> {
-        let wait = budget(within);
-        let deadline = Instant::now() + wait;
+        let wait = BoundedWait::new(within);
         loop {
             if let Some(exit) = self.try_exit()? {
                 return Ok(exit);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = wait.left();
             if left.is_zero() {
-                cut_short(within, wait, "a child's exit");
+                wait.ran_out("a child's exit");
                 unanswered!("child {} did not exit within {:?}", self.pid, within);
             }
             self.sleep_until_exit_or(left.min(Duration::from_millis(50)))?;
@@ -251,17 +264,16 @@ impl Drop for Child {
 /// Sleeps on all their pidfds at once, so no child's exit is missed or waited for late.
 pub fn wait_any_exit(children: &mut [&mut Child], within: Duration) -> anyhow::Result<usize> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let wait = budget(within);
-    let deadline = Instant::now() + wait;
+    let wait = BoundedWait::new(within);
     loop {
         for (i, child) in children.iter_mut().enumerate() {
             if child.try_exit()?.is_some() {
                 return Ok(i);
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = wait.left();
         if left.is_zero() {
-            cut_short(within, wait, "one of several children's exits");
+            wait.ran_out("one of several children's exits");
             unanswered!("none of {} children exited within {within:?}", children.len());
         }
         let mut fds: Vec<PollFd> = children
@@ -303,8 +315,7 @@ pub fn wait_for_state(
     within: Duration,
     reached: impl Fn(&Sample) -> bool,
 ) -> anyhow::Result<Sample> {
-    let wait = budget(within);
-    let deadline = Instant::now() + wait;
+    let wait = BoundedWait::new(within);
     let pidfd = pidfd_open(Pid::from_raw(pid));
     loop {
         let last = match sample(pid) {
@@ -313,8 +324,8 @@ pub fn wait_for_state(
             Some(s) if s.state == 'Z' => unanswered!("process {pid} exited instead of being {what}"),
             Some(s) => s,
         };
-        if Instant::now() >= deadline {
-            cut_short(within, wait, &format!("a process to be {what}"));
+        if wait.left().is_zero() {
+            wait.ran_out(&format!("a process to be {what}"));
             unanswered!(
                 "process {pid} not {what} within {within:?}; last seen state {} in syscall {:?}",
                 last.state,
@@ -360,6 +371,11 @@ pub struct Sample {
 pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     Some(stat[stat.rfind(')')? + 1..].split_whitespace().map(str::to_string).collect())
+}
+
+/// The start time field of /proc/<pid>/stat, which tells a pid from a reused one.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    stat_fields(pid)?.get(22 - 3)?.parse().ok()
 }
 
 /// Indexes into [`stat_fields`]: the parent's pid and the process group.
@@ -493,8 +509,7 @@ pub fn send_frame<T: Serialize + ?Sized>(fd: impl AsFd, value: &T) -> bool {
 /// Receives one frame of [`send_frame`] within `within`. `None` when the sender closed the
 /// channel before a whole frame (it died), or sent something that does not parse as a `T`.
 pub fn recv_frame<T: serde::de::DeserializeOwned>(fd: impl AsFd, within: Duration) -> anyhow::Result<Option<T>> {
-    let wait = budget(within);
-    let deadline = Instant::now() + wait;
+    let wait = BoundedWait::new(within);
     let mut got = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -505,9 +520,9 @@ pub fn recv_frame<T: serde::de::DeserializeOwned>(fd: impl AsFd, within: Duratio
         if got.len() >= 8 && got.len() >= wanted {
             return Ok(serde_json::from_slice(&got[8..wanted]).ok());
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = wait.left();
         if left.is_zero() || !poll_readable(fd.as_fd(), left)? {
-            cut_short(within, wait, "a child's report");
+            wait.ran_out("a child's report");
             unanswered!("no whole report within {within:?} (got {} bytes)", got.len());
         }
         let room = (wanted - got.len()).min(buf.len());
@@ -527,14 +542,13 @@ pub fn report_pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
 
 /// Reads everything until EOF, at most `within` in all.
 pub fn read_to_end_within(fd: impl AsFd, within: Duration) -> anyhow::Result<Vec<u8>> {
-    let wait = budget(within);
-    let deadline = Instant::now() + wait;
+    let wait = BoundedWait::new(within);
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = wait.left();
         if left.is_zero() || !poll_readable(fd.as_fd(), left)? {
-            cut_short(within, wait, "an end of file");
+            wait.ran_out("an end of file");
             unanswered!("no EOF within {within:?} (read {} bytes)", out.len());
         }
         match nix::unistd::read(fd.as_fd(), &mut buf) {

@@ -55,7 +55,7 @@ pub fn work_dir(run_dir: &Path, case: &str) -> PathBuf {
 
 /// Writes "<pid> <start time>": the pair names one process even after its pid is reused.
 pub fn write_identity(path: &Path, pid: i32) -> anyhow::Result<()> {
-    let start = crate::journal::process_start_time(pid).unwrap_or(0);
+    let start = crate::proc::process_start_time(pid).unwrap_or(0);
     std::fs::write(path, format!("{pid} {start}\n")).with_context(|| format!("writing {}", path.display()))
 }
 

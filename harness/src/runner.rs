@@ -199,10 +199,8 @@ fn missing_needs(case: &Case) -> Option<String> {
         }
     }
     let options: Vec<&str> = case.needs.module_kernel.iter().chain(case.needs.kernel).copied().collect();
-    let unset = crate::kconfig::missing(&options);
-    if !unset.is_empty() {
-        let source = crate::kconfig::this_kernel().map_or("", |c| c.source.as_str());
-        return Some(format!("needs {}, which this kernel's configuration ({source}) does not set", unset.join(", ")));
+    if let Some(why) = crate::kconfig::unmet(&options) {
+        return Some(why);
     }
     let missing: Vec<&str> = case.needs.commands.iter().copied().filter(|c| find_on_path(c).is_none()).collect();
     (!missing.is_empty()).then(|| format!("needs the command(s) {} on PATH, not found", missing.join(", ")))

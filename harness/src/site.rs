@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use askama::Template;
 
-use crate::catalogue::{Catalogue, Claim, Notes};
+use crate::catalogue::{parse_place, Catalogue, Claim, Notes};
 use crate::matrix::KernelColumn;
 use crate::snapshot::SnapClaim;
 use crate::verdict::Verdict;
@@ -226,12 +226,10 @@ fn claim_views<'a>(catalogue: &'a Catalogue, columns: &'a [KernelColumn]) -> Vec
             let also_in = claim
                 .also_in
                 .iter()
-                .filter_map(|place| {
-                    let (note, line) = place.rsplit_once(':')?;
-                    Some(Place {
-                        label: format!("{} line {line}", short_note(note)),
-                        href: format!("../notes/{}#L{line}", note_page(note)),
-                    })
+                .filter_map(|place| parse_place(place))
+                .map(|(note, line)| Place {
+                    label: format!("{} line {line}", short_note(note)),
+                    href: format!("../notes/{}#L{line}", note_page(note)),
                 })
                 .collect();
             ClaimView {
@@ -315,12 +313,8 @@ fn note_lines<'a>(
         if view.claim.note == note {
             marks.entry(view.claim.line).or_default().push(mark(false));
         }
-        for place in &view.claim.also_in {
-            if let Some((n, l)) = place.rsplit_once(':') {
-                if let (true, Ok(l)) = (n == note, l.parse()) {
-                    marks.entry(l).or_default().push(mark(true));
-                }
-            }
+        for (_, line) in view.claim.also_in.iter().filter_map(|p| parse_place(p)).filter(|(n, _)| *n == note) {
+            marks.entry(line).or_default().push(mark(true));
         }
     }
     let reasons: BTreeMap<usize, &str> =
@@ -355,17 +349,11 @@ pub fn build(catalogue: &Catalogue, notes: &Notes, columns: &[KernelColumn], out
     write(out, "site.css", STYLE, &mut built)?;
     write(out, "site.js", SCRIPT, &mut built)?;
 
-    let rank = |v: &ClaimView| {
-        let has = |w: &str| v.cells.iter().any(|c| c.verdict == w);
-        if has("refuted") {
-            0
-        } else {
-            1
-        }
-    };
+    let on_some_kernel = |v: &ClaimView, verdict: &str| v.cells.iter().any(|c| c.verdict == verdict);
     let mut surprises: Vec<&ClaimView> =
-        views.iter().filter(|v| v.cells.iter().any(|c| c.verdict == "refuted" || c.verdict == "partial")).collect();
-    surprises.sort_by_key(|v| rank(v));
+        views.iter().filter(|v| on_some_kernel(v, "refuted") || on_some_kernel(v, "partial")).collect();
+    // Refuted first; the sort is stable, so catalogue order within each.
+    surprises.sort_by_key(|v| !on_some_kernel(v, "refuted"));
     let differing: Vec<&ClaimView> = views.iter().filter(|v| v.verdicts_differ || v.observations_differ).collect();
     let note_links: Vec<NoteLink> = notes
         .names()

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use serial_test::file_parallel;
 
 use harness::clean;
-use harness::journal::{process_start_time, Event, EventLog, Resource};
+use harness::journal::{Event, EventLog, Resource};
+use harness::proc::process_start_time;
 use harness::rundir::{RUNNER_FILE, RUN_DIR_PREFIX, WORKER_SUFFIX};
 
 fn identity(pid: i32) -> String {

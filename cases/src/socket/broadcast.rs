@@ -4,9 +4,8 @@
 use harness::obs::call;
 use harness::{Case, Ctx, Decision};
 
-use crate::socket::{connect_v4, local_port, sendto_v4, set_int_option, socket, LOOPBACK};
-
 use crate::socket::netns::{datagrams, header_defining, in_private_netns, membership, skip_all, udp_on_any};
+use crate::socket::{connect_v4, local_port, sendto_v4, set_int_option, socket, LOOPBACK};
 
 pub const CASES: &[Case] = &[Case::new(
     "socket.broadcast.on_private_lo",

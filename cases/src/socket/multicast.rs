@@ -8,12 +8,11 @@ use harness::obs::call;
 use harness::{Case, Ctx, Decision};
 use nix::errno::Errno;
 
-use crate::socket::{local_port, sendto_v4, set_int_option, socket, LOOPBACK, NOT_RECEIVED_WITHIN};
-use crate::util::wait_until;
-
 use crate::socket::netns::{
     datagrams, datagrams_each, in_private_netns, membership, skip_all, udp_on_any, InNamespace,
 };
+use crate::socket::{local_port, sendto_v4, set_int_option, socket, LOOPBACK, NOT_RECEIVED_WITHIN};
+use crate::util::wait_until;
 
 pub const CASES: &[Case] = &[Case::new(
     "socket.multicast.on_private_lo",

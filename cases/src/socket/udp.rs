@@ -59,7 +59,7 @@ fn recv_within(
     flags: i32,
     within: std::time::Duration,
 ) -> Result<Received, Errno> {
-    if !poll_readable(fd.as_fd(), harness::proc::budget(within)).unwrap_or(false) {
+    if !harness::proc::poll_readable_within_budget(fd.as_fd(), within, "a datagram").unwrap_or(false) {
         return Err(Errno::EAGAIN);
     }
     recvfrom(fd, max, flags | libc::MSG_DONTWAIT)

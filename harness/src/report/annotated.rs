@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::RunReport;
-use crate::catalogue::Notes;
+use crate::catalogue::{parse_place, Notes};
 use crate::verdict::Verdict;
 
 pub fn mark(v: Verdict) -> &'static str {
@@ -32,14 +32,8 @@ pub fn render(report: &RunReport, notes: &Notes, note: &str, report_link: &str) 
         if r.note == note {
             marks.entry(r.line).or_default().push(link.clone());
         }
-        for place in &r.also_in {
-            if let Some((n, l)) = place.rsplit_once(':') {
-                if n == note {
-                    if let Ok(l) = l.parse() {
-                        marks.entry(l).or_default().push(format!("{link} (also)"));
-                    }
-                }
-            }
+        for (_, line) in r.also_in.iter().filter_map(|p| parse_place(p)).filter(|(n, _)| *n == note) {
+            marks.entry(line).or_default().push(format!("{link} (also)"));
         }
     }
     let k = &report.kernel;

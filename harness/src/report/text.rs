@@ -33,14 +33,10 @@ pub fn render(report: &RunReport) -> String {
         out,
         "{} claims: {} in {:.2} s",
         report.results.len(),
-        counts(report.summary.iter().filter_map(|(v, n)| Some((parse(v)?, n.as_u64()? as usize)))),
+        counts(Verdict::ALL.iter().map(|v| (*v, report.count(*v)))),
         report.duration_ms as f64 / 1000.0
     );
     out
-}
-
-fn parse(word: &str) -> Option<Verdict> {
-    Verdict::ALL.into_iter().find(|v| v.as_str() == word)
 }
 
 /// "40 holds, 3 refuted": the verdicts that occur, each in its colour.
