@@ -209,11 +209,16 @@ fn matrix_and_diff_show_only_the_claim_that_differs() {
     let matrix = Command::new(BIN).args(["matrix", "--snapshots", dir.path().to_str().unwrap()]).output().unwrap();
     let md = String::from_utf8_lossy(&matrix.stdout);
     assert!(matrix.status.success(), "{}", String::from_utf8_lossy(&matrix.stderr));
-    assert!(md.contains("2 kernels, ") && md.contains("**1 claims differ** between them: 1 in verdict"), "{md}");
-    assert!(md.contains(&format!("| `{changed}` |")), "{md}");
-    // What each kernel did: the two verdicts, each with the kernels that gave it.
+    assert!(
+        md.contains("2 columns (2 kernels; ") && md.contains("**1 claims differ** between them: 1 in verdict"),
+        "{md}"
+    );
+    // One line on what decides it: here the kernel, the only thing the two columns differ in.
+    let line = md.lines().find(|l| l.starts_with(&format!("- [`{changed}`]"))).unwrap_or_else(|| panic!("{md}"));
+    assert!(line.contains("decided by **kernel**") && line.contains("skipped on 6.1.0-28-amd64-x86_64"), "{line}");
+    // What each column did: the two verdicts, each with the columns that gave it.
     assert!(md.contains(&format!("### {changed}")), "{md}");
-    assert!(md.contains("- **skipped** on 6.1.0-28-amd64-x86_64"), "{md}");
+    assert!(md.contains("- **skipped** on 6.1.0-28-amd64-x86_64 (`6.1.0-28-amd64-x86_64`)"), "{md}");
     let html = Command::new(BIN)
         .args(["matrix", "--snapshots", dir.path().to_str().unwrap(), "--format", "html", "--all"])
         .output()

@@ -2,7 +2,8 @@
 # booting a kernel under QEMU with the suite as PID 1's job. Callers set: repo, cache, work, scale,
 # boot_timeout, and define say(). Optional: guest_config (a kernel .config to put in the guest as
 # /kernel.config, so cases that need a missing option are skipped naming it), guest_args (claims
-# or globs to run instead of all).
+# or globs to run instead of all), guest_init_args (guest-init's own: --profiles, --privileges),
+# guest_module_dirs (directories made by extract_modules).
 
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -67,6 +68,46 @@ extract_vmlinux() {
   [ "$(od -An -c -N4 "$out" | tr -d ' ')" = '177ELF' ] || rm -f "$out"
 }
 
+# --- Modules ---------------------------------------------------------------------------------------
+# The modules the suite's areas need that Debian builds as modules (ci/guest-modules), with
+# everything they depend on, from a kernel package into OUT/<release>/: uncompressed (so any
+# kernel loads them, whatever its decompressors) and `load-order` listing them dependencies first.
+# Dependencies come from each module's own .modinfo `depends=` (no kmod needed).
+extract_modules() {
+  local deb=$1 out=$2 tmp=$2.tmp release name
+  rm -rf "$out" "$tmp" && mkdir -p "$out" "$tmp"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards '*/modules/*/kernel/net/*' '*/modules/*/kernel/lib/*' \
+    '*/modules/*/kernel/crypto/*' '*/modules/*/kernel/arch/*' 2>/dev/null || true
+  release=$(find "$tmp" -path '*/modules/*/kernel' -type d | head -1 | xargs -r dirname | xargs -r basename)
+  if [ -z "$release" ]; then rm -rf "$tmp"; return 0; fi
+  mkdir -p "$out/$release"
+  local order=() seen=" "
+  add_module() {
+    local want=$1 file dep
+    case "$seen" in *" $want "*) return 0 ;; esac
+    seen="$seen$want "
+    file=$(find "$tmp" -name "$want.ko*" -o -name "$(tr _ - <<<"$want").ko*" -o -name "$(tr - _ <<<"$want").ko*" | head -1)
+    [ -n "$file" ] || { say "module $want is not in $(basename "$deb") (built in?)"; return 0; }
+    case "$file" in
+      *.xz) xz -dc "$file" > "$out/$release/$want.ko" ;;
+      *.zst) zstd -dcq "$file" > "$out/$release/$want.ko" ;;
+      *.gz) gzip -dc "$file" > "$out/$release/$want.ko" ;;
+      *) cp "$file" "$out/$release/$want.ko" ;;
+    esac
+    for dep in $(tr '\0' '\n' < "$out/$release/$want.ko" | sed -n 's/^depends=//p' | tr , ' '); do add_module "$dep"; done
+    # A `softdep=pre: crc32c` names what the module asks the crypto API for at init (an alias
+    # the guest cannot resolve without modprobe): the generic implementation, when it is a module.
+    for dep in $(tr '\0' '\n' < "$out/$release/$want.ko" | sed -n 's/^softdep=pre: *//p'); do
+      if [ -n "$(find "$tmp" -name "${dep}_generic.ko*" | head -1)" ]; then add_module "${dep}_generic"
+      elif [ -n "$(find "$tmp" -name "$dep.ko*" | head -1)" ]; then add_module "$dep"; fi
+    done
+    order+=("$want.ko")
+  }
+  for name in $(grep -v '^\s*#' "$repo/ci/guest-modules"); do add_module "$name"; done
+  printf '%s\n' "${order[@]}" > "$out/$release/load-order"
+  rm -rf "$tmp"
+}
+
 # --- The guest's root file system -----------------------------------------------------------------
 # Copies a file into $root at the same path, keeping symbolic links as links (so /bin/sh is still
 # dash there) and following them to the file they name.
@@ -100,6 +141,12 @@ build_initramfs() {
     for lib in $(ldd "$cmd" 2>/dev/null | grep -o '/[^ ]*'); do copy_into_root "$lib"; done
   done
   if [ -n "${guest_config:-}" ]; then cp "$guest_config" "$root/kernel.config"; fi
+  # Modules per kernel release (see extract_modules) and the sysctl profiles (ci/profiles/).
+  local dir
+  for dir in ${guest_module_dirs:-}; do
+    [ -d "$dir" ] && mkdir -p "$root/modules" && cp -r "$dir"/. "$root/modules/"
+  done
+  mkdir -p "$root/profiles" && cp "$repo"/ci/profiles/*.conf "$root/profiles/"
   cp fixtures/guest/etc/* "$root/etc/"
   cp fixtures/netdb/networks fixtures/netdb/protocols fixtures/netdb/services "$root/etc/"
   (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) > "$work/initramfs.cpio"
@@ -126,7 +173,7 @@ boot() {
   kernel=$(cat "$dir/kernel")
   t0=$(date +%s.%N)
   set -- -m 512 -smp 1 -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init -- --no-progress --timeout-scale $scale ${guest_args:-}"
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init -- ${guest_init_args:-} --no-progress --timeout-scale $scale ${guest_args:-}"
   if [ "$accel" = kvm ]; then set -- -accel kvm -cpu host "$@"; else set -- -accel tcg -cpu max "$@"; fi
   status=0
   timeout --kill-after=5 "$boot_timeout" qemu-system-x86_64 "$@" < /dev/null > "$dir/console.log" 2>&1 &
@@ -145,9 +192,15 @@ boot() {
   wait "$qemu" || status=$?
   [ "$stopped" = 1 ] && status=0
   elapsed "$t0" > "$dir/wall"
-  tr -d '\r' < "$dir/console.log" | sed -n '/^===== ipc-conform results begin =====$/,/^===== ipc-conform results end/p' \
-    | sed '1d;$d' > "$dir/results.json"
-  [ -s "$dir/results.json" ] || rm -f "$dir/results.json"
+  # Each column's results between its markers, into columns/<profile>,<privilege>.json; the
+  # default profile as root is also results.json (what ci/vm gates).
+  rm -rf "$dir/columns" && mkdir -p "$dir/columns"
+  tr -d '\r' < "$dir/console.log" | awk -v out="$dir/columns" '
+    /^===== ipc-conform column [^ ]* begin =====$/ { file = out "/" $4 ".json"; next }
+    /^===== ipc-conform column [^ ]* end status=[0-9]* =====$/ { if (file) close(file); file = ""; next }
+    file { print > file }'
+  for f in "$dir"/columns/*.json; do [ -s "$f" ] || rm -f "$f"; done
+  [ -f "$dir/columns/default,root.json" ] && cp "$dir/columns/default,root.json" "$dir/results.json"
   if [ "$status" = 124 ] || [ "$status" = 137 ]; then
     say "$label: QEMU did not finish within ${boot_timeout}s (console: $dir/console.log)"
   fi

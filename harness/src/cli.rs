@@ -135,6 +135,10 @@ struct MatrixArgs {
     format: MatrixFormat,
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Also write `<DIR>/<column>/differences.md`: each claim where the column differs from
+    /// its reference column, in one line.
+    #[arg(long)]
+    per_column: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -579,5 +583,12 @@ fn cmd_matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
         MatrixFormat::Html => crate::matrix::html(&kernels, args.all),
     };
     emit(args.output.as_deref(), &text)?;
+    if args.per_column {
+        for (i, column) in kernels.iter().enumerate() {
+            let path = args.snapshots.join(&column.id).join(crate::matrix::DIFFERENCES_FILE);
+            std::fs::write(&path, crate::matrix::column_differences(&kernels, i))
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

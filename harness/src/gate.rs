@@ -98,7 +98,7 @@ impl Reference {
             ReferenceKind::Approved => "its approved snapshot".into(),
             ReferenceKind::NamedBaseline => format!("the baseline {} (named with --baseline)", self.kernel),
             ReferenceKind::NearestBaseline => format!(
-                "the baseline {} (no approved snapshot of its own; the nearest approved kernel of the same architecture)",
+                "the baseline {} (no approved snapshot of its own; the nearest approved kernel of the same architecture, privilege and profile)",
                 self.kernel
             ),
         }
@@ -135,9 +135,13 @@ pub fn choose_reference(snapshots: &Path, kernel_id: &str, policy: &Policy) -> a
     match snapshot::nearest(snapshots, kernel_id) {
         Some((id, path)) => Ok(Reference { kernel: id, snapshot: load(&path)?, kind: ReferenceKind::NearestBaseline }),
         None => Err(usage(format!(
-            "nothing to gate {kernel_id} against: {} holds no approved snapshot of its architecture \
+            "nothing to gate {kernel_id} against: {} holds no approved snapshot of its architecture{} \
              (approve this kernel's results with `ipc-conform gate --accept`, or name one with --baseline)",
-            snapshots.display()
+            snapshots.display(),
+            match crate::fingerprint::split_column(kernel_id).1 {
+                "" => String::new(),
+                setting => format!(" run as {setting}"),
+            }
         ))),
     }
 }

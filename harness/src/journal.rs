@@ -75,6 +75,12 @@ pub enum Event {
     OutOfTime {
         wait: String,
     },
+    /// The harness could not see a state it needed (`what`): the kernel refused it the file
+    /// that shows it (/proc/<pid>/syscall under Yama's ptrace_scope 2, say). As with
+    /// `OutOfTime`, every decision after this line becomes `skipped`, naming it.
+    Unobservable {
+        what: String,
+    },
     /// The case function returned; `error` is set when it returned an error or panicked.
     Finished {
         error: Option<String>,

@@ -25,15 +25,51 @@ impl std::fmt::Display for Unanswered {
 
 impl std::error::Error for Unanswered {}
 
+/// What leaves a case's decisions after it without ground: the worker journals each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inconclusive {
+    /// A wait (for what is named) that the case's deadline cut short.
+    CutShort(String),
+    /// A state the harness needed but the kernel would not show (named, with why).
+    Unobservable(String),
+}
+
 /// The end of the case's time, minus a margin for reporting (past it the watchdog would kill the
-/// worker and every claim would be `error`), and the journal to note a wait cut short in.
-type OnCutShort = Box<dyn Fn(String) + Send + Sync>;
-static CASE_DEADLINE: std::sync::OnceLock<(Instant, OnCutShort)> = std::sync::OnceLock::new();
+/// worker and every claim would be `error`), and the journal to note what was inconclusive in.
+type OnInconclusive = Box<dyn Fn(Inconclusive) + Send + Sync>;
+static CASE_DEADLINE: std::sync::OnceLock<(Instant, OnInconclusive)> = std::sync::OnceLock::new();
 
 /// Sets the case's deadline (the worker does, once, before the case runs; forked children
-/// inherit it). `on_cut_short` is told of each wait the deadline cut short (the worker journals it).
-pub fn set_case_deadline(at: Instant, on_cut_short: impl Fn(String) + Send + Sync + 'static) {
-    let _ = CASE_DEADLINE.set((at, Box::new(on_cut_short)));
+/// inherit it). `on_inconclusive` is told of each wait the deadline cut short and each state
+/// the kernel would not show (the worker journals them).
+pub fn set_case_deadline(at: Instant, on_inconclusive: impl Fn(Inconclusive) + Send + Sync + 'static) {
+    let _ = CASE_WORKER.set(std::process::id());
+    let _ = CASE_DEADLINE.set((at, Box::new(on_inconclusive)));
+}
+
+/// A state the case needed that the kernel (or an emulator) would not show: the case's decisions
+/// from here on are `skipped`, naming `why`. In the worker itself this also ends the case at
+/// once (unwinding, so its handles still remove what they made): a case that went on would act on
+/// a state it only assumed (write to a FIFO its readers have not opened yet, and die of SIGPIPE).
+/// In a forked child it returns, and the child's caller sees the error that follows.
+pub fn note_unobservable(why: String) {
+    note_inconclusive(Inconclusive::Unobservable(why.clone()));
+    if CASE_WORKER.get() == Some(&std::process::id()) {
+        std::panic::panic_any(CaseEnded(why));
+    }
+}
+
+/// The payload of the unwinding [`note_unobservable`] starts in the worker.
+#[derive(Debug)]
+pub struct CaseEnded(pub String);
+
+/// The worker's pid, so a forked child is told from the worker.
+static CASE_WORKER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+fn note_inconclusive(what: Inconclusive) {
+    if let Some((_, note)) = CASE_DEADLINE.get() {
+        note(what);
+    }
 }
 
 /// A wait of up to `within`, shortened to what is left of the case's time, so a wait for
@@ -64,9 +100,7 @@ impl BoundedWait {
     /// The wait for `what` ended without it: notes a wait the case's deadline cut short.
     pub fn ran_out(&self, what: &str) {
         if self.given < self.within {
-            if let Some((_, on_cut_short)) = CASE_DEADLINE.get() {
-                on_cut_short(format!("{what} (up to {:?})", self.within));
-            }
+            note_inconclusive(Inconclusive::CutShort(format!("{what} (up to {:?})", self.within)));
         }
     }
 }
@@ -300,10 +334,39 @@ pub fn wait_any_exit(children: &mut [&mut Child], within: Duration) -> anyhow::R
 /// process did not block).
 pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Result<Blocked> {
     let name = syscall_name(syscall);
-    let s = wait_for_state(pid, &format!("blocked in {name}"), within, |s| {
-        matches!(s.state, 'S' | 'D') && s.syscall == Some(syscall)
-    })?;
+    let s = wait_in_call(pid, &format!("blocked in {name}"), within, |seen| same_call(syscall, seen))?;
     Ok(Blocked { syscall: name, state: s.state, wchan: s.wchan })
+}
+
+/// Waits until process `pid` sleeps (state S or D) in a system call `accepts`. Where the kernel
+/// will not show this process /proc/<pid>/syscall, the case cannot know and says so at once:
+/// its decisions from here on are `skipped` naming why (see [`Inconclusive::Unobservable`]).
+pub fn wait_in_call(pid: i32, what: &str, within: Duration, accepts: impl Fn(i64) -> bool) -> anyhow::Result<Sample> {
+    if let Some(Sample { syscall_refused: Some(errno), .. }) = sample(pid) {
+        let why = format!(
+            "the kernel refuses this process /proc/<pid>/syscall ({errno}{}), so that a process is {what} cannot be shown",
+            yama_setting()
+        );
+        note_unobservable(why.clone());
+        unanswered!("{why}");
+    }
+    wait_for_state(pid, what, within, |s| matches!(s.state, 'S' | 'D') && s.syscall.is_some_and(&accepts))
+}
+
+/// Whether the kernel seeing `seen` means the process is in the call `expected`: a libc or an
+/// emulator may make one call through another (qemu-user sleeps in rt_sigsuspend for pause, in
+/// semtimedop for semop, in ppoll for poll).
+pub fn same_call(expected: i64, seen: i64) -> bool {
+    const ALIKE: &[(i64, i64)] = &[
+        (libc::SYS_pause, libc::SYS_rt_sigsuspend),
+        (libc::SYS_semop, libc::SYS_semtimedop),
+        (libc::SYS_accept, libc::SYS_accept4),
+        (libc::SYS_poll, libc::SYS_ppoll),
+        (libc::SYS_select, libc::SYS_pselect6),
+        (libc::SYS_nanosleep, libc::SYS_clock_nanosleep),
+        (libc::SYS_open, libc::SYS_openat),
+    ];
+    expected == seen || ALIKE.iter().any(|&(a, b)| (a, b) == (expected, seen) || (b, a) == (expected, seen))
 }
 
 /// Samples /proc/<pid> until `reached` holds, the process ends (an error: it never got there), or
@@ -363,7 +426,16 @@ pub struct Blocked {
 pub struct Sample {
     pub state: char,
     pub syscall: Option<i64>,
+    /// /proc/<pid>/syscall was refused (EACCES, EPERM): the caller may not ptrace the process.
+    pub syscall_refused: Option<nix::errno::Errno>,
     pub wchan: Option<String>,
+}
+
+/// "; kernel.yama.ptrace_scope = N" where Yama decides who may read another's /proc/<pid>/syscall.
+fn yama_setting() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .map(|v| format!("; kernel.yama.ptrace_scope = {}", v.trim()))
+        .unwrap_or_default()
 }
 
 /// The fields of /proc/<pid>/stat after "(comm)": index 0 is field 3 (state), 2 is pgrp,
@@ -403,11 +475,16 @@ pub fn wait_gone(pids: &[i32], within: Duration) {
 /// One reading of a process's scheduler state and current system call.
 pub fn sample(pid: i32) -> Option<Sample> {
     let state = stat_fields(pid)?.first()?.chars().next()?;
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok());
+    let read = std::fs::read_to_string(format!("/proc/{pid}/syscall"));
+    let syscall_refused = match &read {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+            Some(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+        }
+        _ => None,
+    };
+    let syscall = read.ok().and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok());
     let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok().filter(|w| !w.is_empty() && w != "0");
-    Some(Sample { state, syscall, wchan })
+    Some(Sample { state, syscall, syscall_refused, wchan })
 }
 
 /// The name of a system call number, for observations.
@@ -567,6 +644,15 @@ pub fn become_subreaper() -> anyhow::Result<()> {
     let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     nix::errno::Errno::result(r).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
     Ok(())
+}
+
+/// Whether this process is a child subreaper (PR_GET_CHILD_SUBREAPER), as the kernel (or an
+/// emulator) answers; None when it does not answer.
+pub fn is_subreaper() -> Option<bool> {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer.
+    let r = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int, 0, 0, 0) };
+    (r == 0).then_some(flag != 0)
 }
 
 /// Closes every descriptor from `lowest` up, as a freshly exec'd C program would have them.

@@ -98,8 +98,12 @@ pub fn run(
     on_done: &(dyn Fn(&CaseReport) + Sync),
 ) -> anyhow::Result<Vec<CaseReport>> {
     // Orphans of a worker's tree become our children, so killing a worker's process group can be
-    // followed by reaping every member: when `run` returns, none of them is still alive.
-    crate::proc::become_subreaper()?;
+    // followed by reaping every member: when `run` returns, none of them is still alive. Where
+    // the facility is missing (qemu-user answers EINVAL) orphans go to init instead: the group is
+    // still killed whole, and its members' ends are observed in /proc (see kill_and_reap_group).
+    if let Err(e) = crate::proc::become_subreaper() {
+        let _ = NO_SUBREAPER.set(format!("{e:#}"));
+    }
     crate::stop::install()?;
     // What a killed run left (its runner is gone) goes before this run makes anything.
     for (dir, done) in crate::clean::clean_stale(&std::env::temp_dir()) {
@@ -136,6 +140,14 @@ pub fn run(
     }
     drop(active);
     Ok(slots.into_inner().expect("lock not poisoned").into_iter().flatten().collect())
+}
+
+/// Why this process could not become a child subreaper, when it could not.
+static NO_SUBREAPER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The runner's own degradations, for the report: what the harness had to do without.
+pub fn missing_facilities() -> Vec<String> {
+    NO_SUBREAPER.get().map(|why| format!("no child subreaper ({why}): orphans are left to init, and killed groups are watched in /proc until empty")).into_iter().collect()
 }
 
 /// Runs in progress in this process; the last to end sweeps up orphans (see [`ActiveRun`]).
@@ -250,7 +262,7 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
 
     let mut decided: Vec<(String, Decision)> = Vec::new();
     let mut finished: Option<Option<String>> = None;
-    let mut out_of_time: Option<String> = None;
+    let mut inconclusive: Option<String> = None;
     for event in events {
         match event {
             Event::Observe { key, value } => {
@@ -258,15 +270,22 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
             }
             Event::OutOfTime { wait } => {
                 report.observation.insert("harness.out_of_time".into(), serde_json::json!(wait));
-                out_of_time.get_or_insert(wait);
+                inconclusive.get_or_insert(format!(
+                    "the case's time ran out during a wait for {wait}, so what it would have seen is unknown"
+                ));
+            }
+            Event::Unobservable { what } => {
+                report.observation.insert("harness.unobservable".into(), serde_json::json!(what));
+                inconclusive.get_or_insert(what);
             }
             Event::Decide { claim, verdict, explanation } => {
                 decided.retain(|(c, _)| *c != claim);
                 // A wait cut short by the case's deadline saw nothing it could vouch for: a
-                // decision after it may rest on a "not within" that was only "not yet".
-                let decision = match &out_of_time {
-                    Some(wait) if verdict != crate::verdict::Verdict::Skipped => Decision::skipped(format!(
-                        "could not be checked: the case's time ran out during a wait for {wait}, so what it would have seen is unknown (it had concluded {verdict}: {explanation})"
+                // decision after it may rest on a "not within" that was only "not yet". Nor can
+                // one after a state the kernel would not show.
+                let decision = match &inconclusive {
+                    Some(why) if verdict != crate::verdict::Verdict::Skipped => Decision::skipped(format!(
+                        "could not be checked: {why} (it had concluded {verdict}: {explanation})"
                     )),
                     _ => Decision::new(verdict, explanation),
                 };
@@ -467,6 +486,32 @@ fn kill_and_reap_group(pgid: i32) -> anyhow::Result<String> {
             Err(e) => return Err(e).context("reaping the worker's process group"),
         }
     }
+    if NO_SUBREAPER.get().is_some() {
+        // Members reparented to init are not ours to reap: they are gone once /proc lists none
+        // alive in the group (init reaps the zombies).
+        let wait = crate::proc::BoundedWait::new(GROUP_EXIT_WITHOUT_SUBREAPER);
+        loop {
+            let alive: Vec<i32> = crate::proc::processes_where(crate::proc::STAT_PGRP, pgid)
+                .into_iter()
+                .filter(|&pid| crate::proc::sample(pid).is_some_and(|s| s.state != 'Z'))
+                .collect();
+            let Some(&first) = alive.first() else { break };
+            if wait.left().is_zero() {
+                anyhow::bail!(
+                    "{} process(es) of the killed group {pgid} still alive after {GROUP_EXIT_WITHOUT_SUBREAPER:?}",
+                    alive.len()
+                );
+            }
+            // SAFETY: kill has no memory effects.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            match crate::proc::pidfd_open(nix::unistd::Pid::from_raw(first)) {
+                Some(pidfd) => {
+                    let _ = crate::proc::poll_readable(&pidfd, wait.left());
+                }
+                None => std::thread::yield_now(),
+            }
+        }
+    }
     Ok(match leader {
         Some(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
         Some(WaitStatus::Signaled(_, sig, _)) => format!("killed by {}", sig.as_str()),
@@ -474,6 +519,9 @@ fn kill_and_reap_group(pgid: i32) -> anyhow::Result<String> {
         None => "reaped elsewhere".to_string(),
     })
 }
+
+/// How long SIGKILLed members reparented to init may take to die.
+const GROUP_EXIT_WITHOUT_SUBREAPER: Duration = Duration::from_secs(10);
 
 /// For kernels without pidfd_open (< 5.3): short waits on the child's status.
 fn wait_without_pidfd(child: &std::process::Child, timeout: Duration) -> anyhow::Result<bool> {

@@ -241,20 +241,26 @@ fn version_numbers(release: &str) -> Vec<u64> {
         .collect()
 }
 
-/// The approved kernel closest in version to `kernel_id` (same architecture preferred).
-pub fn nearest(dir: &Path, kernel_id: &str) -> Option<(String, PathBuf)> {
-    let arch = kernel_id.rsplit('-').next().unwrap_or("");
-    let target = version_numbers(kernel_id);
-    approved_in(dir).into_iter().filter(|(id, _)| id != kernel_id).min_by_key(|(id, _)| {
-        let v = version_numbers(id);
-        let distance: u64 = (0..4)
-            .map(|i| {
-                let (a, b) = (target.get(i).copied().unwrap_or(0), v.get(i).copied().unwrap_or(0));
-                a.abs_diff(b).min(999) * 1000u64.pow(3 - i as u32)
-            })
-            .sum();
-        (!id.ends_with(arch), distance)
-    })
+/// The approved column closest in kernel version to `column_id`, among those with the same
+/// privilege, profile and emulator (the part after `@`); the same architecture preferred.
+pub fn nearest(dir: &Path, column_id: &str) -> Option<(String, PathBuf)> {
+    let (kernel, setting) = crate::fingerprint::split_column(column_id);
+    let arch = kernel.rsplit('-').next().unwrap_or("");
+    let target = version_numbers(kernel);
+    approved_in(dir)
+        .into_iter()
+        .filter(|(id, _)| id != column_id && crate::fingerprint::split_column(id).1 == setting)
+        .min_by_key(|(id, _)| {
+            let other = crate::fingerprint::split_column(id).0;
+            let v = version_numbers(other);
+            let distance: u64 = (0..4)
+                .map(|i| {
+                    let (a, b) = (target.get(i).copied().unwrap_or(0), v.get(i).copied().unwrap_or(0));
+                    a.abs_diff(b).min(999) * 1000u64.pow(3 - i as u32)
+                })
+                .sum();
+            (!other.ends_with(arch), distance)
+        })
 }
 
 #[cfg(test)]
@@ -334,5 +340,18 @@ mod tests {
     #[test]
     fn version_distance_picks_the_closest_release() {
         assert_eq!(version_numbers("6.1.0-28-amd64-x86_64"), vec![6, 1, 0, 28]);
+    }
+
+    #[test]
+    fn the_nearest_baseline_has_the_same_privilege_and_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["6.1.0-56-amd64-x86_64", "6.12.107+deb13-amd64-x86_64@uid65534", "5.10.0-46-amd64-x86_64@uid65534"] {
+            std::fs::create_dir(dir.path().join(id)).unwrap();
+            std::fs::write(dir.path().join(id).join(FILE), "").unwrap();
+        }
+        let pick = |id: &str| nearest(dir.path(), id).map(|(id, _)| id);
+        assert_eq!(pick("6.2.0-1-amd64-x86_64").as_deref(), Some("6.1.0-56-amd64-x86_64"));
+        assert_eq!(pick("6.2.0-1-amd64-x86_64@uid65534").as_deref(), Some("6.12.107+deb13-amd64-x86_64@uid65534"));
+        assert_eq!(pick("6.2.0-1-amd64-x86_64@userns-root"), None);
     }
 }

@@ -51,12 +51,22 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
     let timeout = Duration::from_millis(timeout_ms);
     // A tenth of the time is left for the case to conclude after its last wait.
     if let Ok(journal) = log.try_clone() {
-        crate::proc::set_case_deadline(std::time::Instant::now() + timeout.mul_f64(0.9), move |wait| {
-            journal.write(&Event::OutOfTime { wait })
+        crate::proc::set_case_deadline(std::time::Instant::now() + timeout.mul_f64(0.9), move |what| {
+            journal.write(&match what {
+                crate::proc::Inconclusive::CutShort(wait) => Event::OutOfTime { wait },
+                crate::proc::Inconclusive::Unobservable(what) => Event::Unobservable { what },
+            })
         });
     }
     let mut ctx = Ctx::new(log, case.claims, workdir, depth, timeout);
     let run = case.run;
+    // A case ended because a state it needs cannot be seen is not a panic to print.
+    let print_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<crate::proc::CaseEnded>().is_none() {
+            print_panic(info)
+        }
+    }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut ctx)));
     let error = match outcome {
         Ok(Ok(())) => {
@@ -78,6 +88,13 @@ fn serve(registry: &Registry, case_name: &str) -> i32 {
             None
         }
         Ok(Err(e)) => Some(format!("{e:#}")),
+        Err(panic) if panic.downcast_ref::<crate::proc::CaseEnded>().is_some() => {
+            let why = &panic.downcast_ref::<crate::proc::CaseEnded>().expect("checked above").0;
+            for claim in ctx.undecided() {
+                ctx.decide(claim, Decision::skipped(format!("could not be checked: {why}")));
+            }
+            None
+        }
         Err(panic) => Some(format!(
             "the case panicked: {}",
             panic

@@ -68,6 +68,26 @@ fn leaks_then_hangs(ctx: &mut Ctx) -> anyhow::Result<()> {
     }
 }
 
+fn refutes_unseen(ctx: &mut Ctx) -> anyhow::Result<()> {
+    // A process that may not ptrace its child is refused the child's /proc/<pid>/syscall: here
+    // because the child is not dumpable and the worker (as uid 65534) lacks CAP_SYS_PTRACE.
+    if nix::unistd::Uid::effective().is_root() {
+        harness::privilege::drop_to(harness::privilege::NOBODY, harness::privilege::NOBODY)?;
+    }
+    let child = ctx.spawn(|| {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        loop {
+            nix::unistd::pause();
+        }
+    })?;
+    let blocked = harness::proc::wait_blocked_pid(child.raw_pid(), libc::SYS_pause, Duration::from_secs(5));
+    ctx.observe("blocked", blocked.is_ok());
+    // What a careless case would do: take "could not show it blocked" for "it did not block".
+    ctx.decide("selftest.refutes_unseen", Decision::refuted("the child did not block"));
+    Ok(())
+}
+
 const CASES: &[Case] = &[
     Case::new("selftest.decides", &["selftest.decides"], decides),
     Case::new("selftest.hangs", &["selftest.hangs"], hangs).timeout_ms(400),
@@ -75,6 +95,7 @@ const CASES: &[Case] = &[
     Case::new("selftest.panics", &["selftest.panics"], panics),
     Case::new("selftest.decides_nothing", &["selftest.decides_nothing"], decides_nothing),
     Case::new("selftest.leaks_then_hangs", &["selftest.leaks_then_hangs"], leaks_then_hangs).timeout_ms(400),
+    Case::new("selftest.refutes_unseen", &["selftest.refutes_unseen"], refutes_unseen),
     Case::new("selftest.needs_missing_command", &["selftest.needs_missing_command"], decides_nothing)
         .needs_commands(&["ipc-conform-no-such-command"]),
 ];
@@ -142,6 +163,11 @@ fn a_hung_case_becomes_error_within_its_deadline_and_leaves_no_process() {
 #[case::crash_names_the_signal("selftest.crashes", Verdict::Error, "killed by SIGSEGV")]
 #[case::panic_gives_the_message("selftest.panics", Verdict::Error, "deliberate panic in a case")]
 #[case::undecided_claim("selftest.decides_nothing", Verdict::Error, "without deciding")]
+#[case::a_state_the_kernel_hides_decides_nothing(
+    "selftest.refutes_unseen",
+    Verdict::Skipped,
+    "refuses this process /proc/<pid>/syscall"
+)]
 #[case::unmet_need_is_skipped("selftest.needs_missing_command", Verdict::Skipped, "ipc-conform-no-such-command")]
 #[file_parallel(machine_wide)]
 fn a_misbehaving_case_gets_the_right_verdict(#[case] case: &str, #[case] verdict: Verdict, #[case] needle: &str) {

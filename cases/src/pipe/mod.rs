@@ -931,6 +931,8 @@ fn larger_writes_split(ctx: &mut Ctx) -> anyhow::Result<()> {
     })?;
     let blocked = a.child().wait_blocked(libc::SYS_write, limit);
     ctx.observe("A's write(2 x capacity)", blocked_obs(&blocked));
+    // Stopped before it wrote, A would leave the blocking read below nothing to return.
+    blocked?;
     a.child().signal(Signal::SIGSTOP)?;
     a.child().wait_stopped(limit)?;
     let mut head = vec![0u8; cap];

@@ -201,6 +201,12 @@ pub fn fill_until_window_closed(
     within: std::time::Duration,
 ) -> Result<usize, String> {
     let deadline = std::time::Instant::now() + within;
+    // Without these counters (qemu-user 7.2 has no SIOCOUTQNSD: ENOSYS) fullness cannot be shown.
+    if let Err(e) = unacked(sender).and_then(|_| unsent(sender)) {
+        return Err(format!(
+            "the socket's queue cannot be read (SIOCOUTQ/SIOCOUTQNSD: {e}), so it cannot be shown full"
+        ));
+    }
     let mut taken = 0;
     let mut topped_up = false;
     loop {
@@ -345,6 +351,17 @@ pub fn tcp_info(fd: &impl AsRawFd) -> Result<(&'static str, u32, u32), Errno> {
             &mut len,
         )
     })?;
+    // qemu-user 7.2 copies TCP_INFO as if it were an int option: 4 bytes, the counters left
+    // zero. Zeros read as "an empty queue" would decide claims; the case cannot know instead.
+    let needed = std::mem::offset_of!(libc::tcp_info, tcpi_sacked) + size_of::<u32>();
+    if (len as usize) < needed {
+        harness::proc::note_unobservable(format!(
+            "getsockopt(TCP_INFO) filled {len} of the {} bytes of struct tcp_info, so a socket's TCP state and queue counters cannot be read",
+            size_of::<libc::tcp_info>()
+        ));
+        // No errno says "short": ENODATA stands for it in the observations.
+        return Err(Errno::ENODATA);
+    }
     const STATES: [&str; 13] = [
         "?",
         "ESTABLISHED",

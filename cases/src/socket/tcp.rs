@@ -558,11 +558,9 @@ fn connect(ctx: &mut Ctx) -> anyhow::Result<()> {
     let blocked = reporting.child().wait_blocked(libc::SYS_connect, ctx.wait_limit());
     reporting.child().signal(Signal::SIGUSR1)?;
     // Once the child waits in poll, make room in the queue so its retransmitted SYN is taken.
-    let in_poll = |s: &harness::proc::Sample| {
-        s.state == 'S' && matches!(s.syscall, Some(n) if n == libc::SYS_poll || n == libc::SYS_ppoll)
-    };
-    let polling =
-        harness::proc::wait_for_state(reporting.child().raw_pid(), "waiting in poll", ctx.wait_limit(), in_poll);
+    let polling = harness::proc::wait_in_call(reporting.child().raw_pid(), "waiting in poll", ctx.wait_limit(), |n| {
+        harness::proc::same_call(libc::SYS_poll, n)
+    });
     let made_room = crate::socket::accept(&full).map(drop);
     let (report, _) = reporting.finish(std::time::Duration::from_secs(6).max(ctx.wait_limit()))?;
     let report = report.unwrap_or_default();

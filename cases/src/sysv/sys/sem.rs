@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use harness::journal::Resource;
-use harness::proc::{wait_for_state, Sample};
+use harness::proc::Sample;
 use harness::Ctx;
 use nix::errno::Errno;
 
@@ -158,9 +158,7 @@ pub fn op_now(id: i32, ops: &[Op]) -> Result<i32, Errno> {
 
 /// Waits until process `pid` sleeps in semop (glibc may enter the kernel through semtimedop).
 pub fn wait_blocked_in_semop(pid: i32, within: Duration) -> anyhow::Result<Sample> {
-    wait_for_state(pid, "blocked in semop", within, |s| {
-        matches!(s.state, 'S' | 'D') && matches!(s.syscall, Some(n) if is_semop_syscall(n))
-    })
+    harness::proc::wait_in_call(pid, "blocked in semop", within, is_semop_syscall)
 }
 
 fn is_semop_syscall(nr: i64) -> bool {
