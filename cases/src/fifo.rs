@@ -45,6 +45,7 @@ pub const CASES: &[Case] = &[
     Case::new("fifo.first_in_first_out", &["fifo.order.first_in_first_out"], first_in_first_out),
     Case::new("fifo.file_calls", &["fifo.nature.file_calls"], file_calls),
     Case::new("fifo.unlink_while_open", &["fifo.unlink.removes_name_only"], unlink_while_open),
+    Case::new("fifo.unlink_returns", &["fifo.unlink.returns_zero_or_errno"], unlink_returns),
     Case::new("fifo.buffer_freed", &["fifo.buffer.freed_when_processes_end"], buffer_freed),
     Case::new(
         "fifo.open_rules",
@@ -1152,6 +1153,22 @@ fn server_client_example(ctx: &mut Ctx) -> anyhow::Result<()> {
             && after_server == ["Read 0 Bytes From FIFO"],
         "the client opened at once without a server; with a silent server connected read gave -1 EAGAIN, after it left read returned 0",
         "the NBLOCK client did not behave as described (see observation)",
+    );
+    Ok(())
+}
+
+fn unlink_returns(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let path = ctx.temp_path("to-unlink");
+    mkfifo(&path, Mode::from_bits_truncate(0o600))?;
+    let first = unlink(&path);
+    let again = unlink(&path);
+    ctx.observe("unlink of a FIFO", call(&first));
+    ctx.observe("unlink of the same name again (gone)", call(&again));
+    ctx.check(
+        "fifo.unlink.returns_zero_or_errno",
+        first.is_ok() && again == Err(Errno::ENOENT),
+        "unlink returned 0 for the FIFO's name, and -1 with errno ENOENT once the name was gone",
+        "unlink's return values differ (see observation)",
     );
     Ok(())
 }

@@ -20,6 +20,7 @@ use nix::sys::stat::Mode;
 use proptest::prelude::*;
 
 pub const CASES: &[Case] = &[
+    Case::new("mmap.address_space_separate", &["mmap.address_space.separate"], address_space_separate),
     Case::new(
         "mmap.basics",
         &["mmap.returns.address_or_map_failed", "mmap.addr.null_lets_kernel_choose", "mmap.prot.read_and_write"],
@@ -819,6 +820,73 @@ fn same_physical_memory(ctx: &mut Ctx) -> anyhow::Result<()> {
         present && anon_frame == Some(their_anon) && file_frame == Some(their_file),
         "both processes' virtual pages, inherited or mapped separately, were backed by the same physical page frame",
         "the processes' shared pages were backed by different frames (see observation)",
+    );
+    Ok(())
+}
+
+/// What the child writes to its copy of the global; the parent's copy stays 0.
+static GLOBAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+const CHILD_VALUE: u64 = 0x00C0_FFEE;
+
+fn address_space_separate(ctx: &mut Ctx) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
+    let limit = ctx.wait_limit();
+    GLOBAL.store(0, Ordering::SeqCst);
+    let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (hold_r, hold_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (ready_in_child, hold_in_child, hold_w_raw) = (&ready_w, &hold_r, hold_w.as_raw_fd());
+    let child = ctx.spawn(move || {
+        // SAFETY: the child's own copy of the parent's end, so the parent's close ends the hold.
+        unsafe { libc::close(hold_w_raw) };
+        GLOBAL.store(CHILD_VALUE, Ordering::SeqCst);
+        let _ = nix::unistd::write(ready_in_child, b"stored");
+        // Alive until the parent has looked (its end of the hold pipe closes).
+        let mut buf = [0u8; 1];
+        let _ = nix::unistd::read(hold_in_child, &mut buf);
+        0
+    })?;
+    drop(ready_w);
+    let ready = crate::util::read_text(&ready_r, 16, limit)?;
+    let own = GLOBAL.load(Ordering::SeqCst);
+    // The same virtual address in the child: fork copies the address space, layout and all.
+    let mut seen: u64 = 0;
+    let local = libc::iovec { iov_base: (&mut seen as *mut u64).cast(), iov_len: 8 };
+    let remote = libc::iovec { iov_base: GLOBAL.as_ptr().cast(), iov_len: 8 };
+    // SAFETY: both iovecs describe 8 valid bytes; the call writes only `seen`.
+    let read = unsafe { libc::process_vm_readv(child.raw_pid(), &local, 1, &remote, 1, 0) };
+    let peek = if read == 8 { Ok(seen) } else { Err(Errno::last()) };
+    drop(hold_w);
+    let mut child = child;
+    let exit = child.wait_exit(limit)?;
+    ctx.observe("the child set its copy of a global to 0xC0FFEE, and said", &ready);
+    ctx.observe("the parent's copy of the global afterwards", format!("{own:#x}"));
+    ctx.observe(
+        "process_vm_readv of the child's global at the same address, by the parent",
+        match &peek {
+            Ok(v) => format!("{v:#x}"),
+            Err(e) => format!("-1 {}", errno_name(*e)),
+        },
+    );
+    ctx.observe("the child's exit", exit);
+    let separate = ready == "stored" && own == 0;
+    ctx.decide(
+        "mmap.address_space.separate",
+        match (separate, peek) {
+            (false, _) => Decision::refuted("the child's write to its global showed in the parent's"),
+            (true, Ok(CHILD_VALUE)) => Decision::partial(
+                "each process has its own address space (the child's write to a global left the parent's copy 0), but they are not closed to each other: the parent, which may ptrace the child, read the child's value through process_vm_readv",
+            ),
+            (true, Ok(other)) => Decision::refuted(format!("process_vm_readv read {other:#x}, not the child's value")),
+            (true, Err(e @ (Errno::EPERM | Errno::EACCES))) => Decision::holds(format!(
+                "the child's write to a global left the parent's copy 0, and reading the child's memory was refused ({})",
+                errno_name(e)
+            )),
+            // ENOSYS (an emulator without the call) or EFAULT says nothing about access.
+            (true, Err(e)) => Decision::skipped(format!(
+                "the child's write left the parent's copy 0, but whether another process may read its memory could not be tried: process_vm_readv gave {}",
+                errno_name(e)
+            )),
+        },
     );
     Ok(())
 }

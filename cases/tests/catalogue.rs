@@ -67,3 +67,42 @@ fn a_kind_is_named_as_the_catalogue_writes_it() {
         assert_eq!(serde_json::to_value(n.kind).unwrap(), n.kind.as_str(), "{}:{}", n.note, n.line);
     }
 }
+
+/// The second reading (issue 20): every line of every note outside code blocks is decided: a
+/// claim, an `also_in`, `[[not_checkable]]` with its reason, or `[[set_aside]]` as a heading,
+/// signature, step or link. A line added to a note, or an entry removed, shows up here (and in
+/// docs/reading-20.md, rewritten by `write_the_worklist`).
+#[test]
+fn every_line_of_the_notes_is_decided() {
+    let notes = Notes::from_pairs(cases::EMBEDDED.notes.iter().copied());
+    let undecided: Vec<String> = catalogue()
+        .undecided_lines(&notes)
+        .iter()
+        .map(|(note, line, text)| format!("{note}:{line}: {}", text.trim()))
+        .collect();
+    assert!(undecided.is_empty(), "lines of the notes that nothing decides:\n{}", undecided.join("\n"));
+}
+
+/// Rewrites docs/reading-20.md, the worklist of undecided lines:
+/// `cargo test -p ipc-conform --test catalogue -- --ignored write_the_worklist`.
+#[test]
+#[ignore = "writes docs/reading-20.md; run by hand after a reading session"]
+fn write_the_worklist() {
+    let notes = Notes::from_pairs(cases::EMBEDDED.notes.iter().copied());
+    let undecided = catalogue().undecided_lines(&notes);
+    let mut out = String::from(
+        "# Issue 20: lines no entry decides yet\n\nWritten by `cargo test -p ipc-conform --test catalogue -- --ignored write_the_worklist`\nfrom fixtures/claims.toml: every non-blank line of each note outside code blocks that no claim,\n`also_in`, `[[not_checkable]]` or `[[set_aside]]` names. Each needs a reader's decision.\n",
+    );
+    out += &format!("{} lines in all.\n", undecided.len());
+    let mut current = "";
+    for (note, line, text) in &undecided {
+        if *note != current {
+            let count = undecided.iter().filter(|(n, _, _)| n == note).count();
+            out += &format!("\n## {note}: {count} lines\n\n");
+            current = note;
+        }
+        out += &format!("- {line}: {}\n", text.trim());
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reading-20.md");
+    std::fs::write(&path, out).unwrap();
+}

@@ -73,6 +73,30 @@ pub fn parse_place(place: &str) -> Option<(&str, usize)> {
     Some((note, line.parse().ok()?))
 }
 
+/// Lines of a note that state nothing a program could observe, read and set aside together: a
+/// heading, a function's signature, an `#include`, a numbered step of a recipe, a link.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SetAside {
+    pub note: String,
+    pub lines: Vec<usize>,
+    pub what: SetAsideKind,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SetAsideKind {
+    /// A title or a label that introduces what follows ("匿名管道：").
+    Heading,
+    /// A prototype, a header line or a bare function name: the API's shape, checked where the
+    /// notes say what the call does.
+    Signature,
+    /// A step of a how-to ("1.取得socket"): an order of calls, not a behaviour.
+    Step,
+    /// A link or a reference to other reading.
+    Link,
+}
+
 /// A statement of the notes that was read and judged not checkable, with the reason. Kept so that
 /// a reader can see the notes were covered, not skimmed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -145,6 +169,8 @@ struct RawCatalogue {
     claims: Vec<Claim>,
     #[serde(default, rename = "not_checkable")]
     not_checkable: Vec<NotCheckable>,
+    #[serde(default)]
+    set_aside: Vec<SetAside>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +179,7 @@ pub struct Catalogue {
     pub fingerprint: FingerprintSpec,
     pub claims: Vec<Claim>,
     pub not_checkable: Vec<NotCheckable>,
+    pub set_aside: Vec<SetAside>,
 }
 
 /// Everything wrong with a catalogue, each problem naming its entry.
@@ -255,12 +282,21 @@ impl Catalogue {
             }
             check_location(&what, &n.note, n.line, Some(&n.quote), &mut problems);
         }
+        for s in &raw.set_aside {
+            for &line in &s.lines {
+                check_location(&format!("set_aside {}:{line}", s.note), &s.note, line, None, &mut problems);
+                if raw.claims.iter().any(|c| c.note == s.note && c.line == line) {
+                    problems.push(format!("set_aside {}:{line}: the line is a claim's", s.note));
+                }
+            }
+        }
         if problems.is_empty() {
             Ok(Catalogue {
                 areas: raw.areas,
                 fingerprint: raw.fingerprint,
                 claims: raw.claims,
                 not_checkable: raw.not_checkable,
+                set_aside: raw.set_aside,
             })
         } else {
             Err(CatalogueError { problems })
@@ -269,5 +305,35 @@ impl Catalogue {
 
     pub fn claim(&self, id: &str) -> Option<&Claim> {
         self.claims.iter().find(|c| c.id == id)
+    }
+
+    /// The lines no entry has decided yet: non-blank, outside ``` blocks, and named by no claim,
+    /// `also_in`, `[[not_checkable]]` or `[[set_aside]]`. (note, line, text), in note order.
+    pub fn undecided_lines<'n>(&self, notes: &'n Notes) -> Vec<(&'n str, usize, &'n str)> {
+        let mut decided: BTreeSet<(&str, usize)> = BTreeSet::new();
+        for c in &self.claims {
+            decided.insert((c.note.as_str(), c.line));
+            decided.extend(c.also_in.iter().filter_map(|p| parse_place(p)));
+        }
+        decided.extend(self.not_checkable.iter().map(|n| (n.note.as_str(), n.line)));
+        for s in &self.set_aside {
+            decided.extend(s.lines.iter().map(|&l| (s.note.as_str(), l)));
+        }
+        let mut undecided = Vec::new();
+        for name in notes.names() {
+            let mut in_code = false;
+            for (i, text) in notes.text(name).unwrap_or_default().lines().enumerate() {
+                let trimmed = text.trim();
+                // A fence opens or closes a block; ```code``` on one line is inline code.
+                if trimmed.starts_with("```") && !trimmed[3..].contains("```") {
+                    in_code = !in_code;
+                    continue;
+                }
+                if !in_code && !text.trim().is_empty() && !decided.contains(&(name, i + 1)) {
+                    undecided.push((name, i + 1, text));
+                }
+            }
+        }
+        undecided
     }
 }

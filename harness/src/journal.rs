@@ -28,6 +28,13 @@ pub enum Resource {
         id: i32,
         key: i32,
     },
+    /// A message queue a child is about to create with `key` (of a file in the worker's own
+    /// directory, so no other object has it) as `cuid`: journaled before the call, so a child
+    /// killed between msgget and any report still leaves a queue cleanup can find by its key.
+    SysvMsgByKey {
+        key: i32,
+        cuid: u32,
+    },
     SysvSem {
         id: i32,
         key: i32,
@@ -183,6 +190,19 @@ pub fn remove(resource: &Resource) -> Option<String> {
             // SAFETY: IPC_RMID takes no buffer.
             (ok && unsafe { libc::msgctl(*id, libc::IPC_RMID, std::ptr::null_mut()) } == 0)
                 .then(|| format!("removed message queue {id}"))
+        }
+        Resource::SysvMsgByKey { key, cuid } => {
+            // SAFETY: msgget without IPC_CREAT only looks the key up.
+            let id = unsafe { libc::msgget(*key, 0) };
+            let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+            // SAFETY: ds is a valid msqid_ds for IPC_STAT to fill.
+            let ok = id >= 0
+                && unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) } == 0
+                && ds.msg_perm.__key == *key
+                && ds.msg_perm.cuid == *cuid;
+            // SAFETY: IPC_RMID takes no buffer.
+            (ok && unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) } == 0)
+                .then(|| format!("removed message queue {id} (key {key:#x})"))
         }
         Resource::SysvSem { id, key } => {
             let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };

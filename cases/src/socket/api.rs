@@ -52,6 +52,13 @@ pub const CASES: &[Case] = &[
         descriptor_calls,
     ),
     Case::new("socket.api.names_in_note_000", &["socket.api.names_in_note_000"], names_in_note_000),
+    Case::new("socket.api.calls_a_socket_refuses", &["socket.api.some_fd_calls_refused"], calls_a_socket_refuses),
+    Case::new(
+        "socket.api.raw_packets",
+        &["socket.api.raw_receives_icmp_to_host", "socket.api.raw_own_ip_header"],
+        raw_packets,
+    )
+    .needs_root("raw sockets need CAP_NET_RAW in the initial network namespace"),
     Case::new(
         "socket.api.shutdown_each_how",
         &[
@@ -587,6 +594,138 @@ fn shutdown_each_how(ctx: &mut Ctx) -> anyhow::Result<()> {
         !eof_after_first && eof_after_last,
         "closing one of two descriptors left the connection up; closing the last ended it (the peer read end of file)",
         "the endpoint was released before the last close, or not at all (see observation)",
+    );
+    Ok(())
+}
+
+/// The Internet checksum (RFC 1071) of `bytes`.
+fn inet_checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Reads packets from raw socket `fd` until one satisfies `wanted` or `within` passes; every
+/// packet read is an IP datagram (header included).
+fn raw_packet_within(fd: &impl AsFd, within: Duration, wanted: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero()
+            || !harness::proc::poll_readable_within_budget(fd.as_fd(), left, "a raw packet on loopback")
+                .unwrap_or(false)
+        {
+            return None;
+        }
+        if let Ok(packet) = recv(&fd.as_fd(), 65536, libc::MSG_DONTWAIT) {
+            if wanted(&packet) {
+                return Some(packet);
+            }
+        }
+    }
+}
+
+/// The payload of an IPv4 datagram (after its header of IHL words).
+fn ip_payload(packet: &[u8]) -> &[u8] {
+    let ihl = usize::from(packet.first().map_or(5, |b| b & 0x0f)) * 4;
+    packet.get(ihl..).unwrap_or_default()
+}
+
+fn raw_packets(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let limit = ctx.wait_limit();
+    // An ICMP echo request of our own (id = pid, a marker payload) to 127.0.0.1: a raw ICMP
+    // socket sees the packet addressed to this host, and the kernel's echo reply.
+    let receiver = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP)?;
+    let sender = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP)?;
+    let id = (std::process::id() & 0xffff) as u16;
+    let marker = b"ipc-conform raw";
+    let mut echo = vec![8u8, 0, 0, 0];
+    echo.extend_from_slice(&id.to_be_bytes());
+    echo.extend_from_slice(&1u16.to_be_bytes());
+    echo.extend_from_slice(marker);
+    let sum = inet_checksum(&echo);
+    echo[2..4].copy_from_slice(&sum.to_be_bytes());
+    let sent = crate::socket::sendto_v4(&sender, &echo, 0, LOOPBACK, 0);
+    let ours = |kind: u8| {
+        move |p: &[u8]| {
+            let icmp = ip_payload(p);
+            icmp.first() == Some(&kind) && icmp.get(4..6) == Some(&id.to_be_bytes()) && icmp.ends_with(marker)
+        }
+    };
+    let request = raw_packet_within(&receiver, limit, ours(8));
+    let reply = raw_packet_within(&receiver, limit, ours(0));
+    let echo_ignored = crate::util::sysctl("net.ipv4.icmp_echo_ignore_all");
+    ctx.observe("raw ICMP socket: sendto(127.0.0.1) of an echo request (id = pid, marker payload)", call(&sent));
+    ctx.observe("the raw ICMP receiver read the echo request (an IP datagram to 127.0.0.1)", request.is_some());
+    ctx.observe("the raw ICMP receiver read the kernel's echo reply", reply.is_some());
+    ctx.observe("net.ipv4.icmp_echo_ignore_all", &echo_ignored);
+    let to_host = request.as_deref().is_some_and(|p| p.get(16..20) == Some(&LOOPBACK[..]));
+    ctx.decide(
+        "socket.api.raw_receives_icmp_to_host",
+        match (&sent, to_host) {
+            (Ok(_), true) => Decision::holds(format!(
+                "a raw ICMP socket read, IP header included, the echo request sent to 127.0.0.1{}",
+                if reply.is_some() { ", and the kernel's reply to it" } else { "" }
+            )),
+            (Ok(_), false) => Decision::refuted("the echo request sent to this host never reached the raw ICMP socket"),
+            (Err(e), _) => Decision::skipped(format!("the echo request could not be sent: {}", errno_name(*e))),
+        },
+    );
+
+    // An IP datagram whose header we wrote (IPPROTO_RAW implies IP_HDRINCL), of protocol 253 (RFC
+    // 3692, for experiments: the stack has no handler for it), read back by a raw socket of 253.
+    const EXPERIMENT: i32 = 253;
+    let taker = socket(libc::AF_INET, libc::SOCK_RAW, EXPERIMENT)?;
+    let maker = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
+    let body = b"ipc-conform own header";
+    let total = (20 + body.len()) as u16;
+    let mut datagram = vec![0x45u8, 0];
+    datagram.extend_from_slice(&total.to_be_bytes());
+    datagram.extend_from_slice(&0x1234u16.to_be_bytes());
+    datagram.extend_from_slice(&[0, 0, 77, EXPERIMENT as u8, 0, 0]);
+    datagram.extend_from_slice(&LOOPBACK);
+    datagram.extend_from_slice(&LOOPBACK);
+    let sum = inet_checksum(&datagram);
+    datagram[10..12].copy_from_slice(&sum.to_be_bytes());
+    datagram.extend_from_slice(body);
+    let made = crate::socket::sendto_v4(&maker, &datagram, 0, LOOPBACK, 0);
+    let taken = raw_packet_within(&taker, limit, |p| ip_payload(p) == body);
+    let kept = taken.as_deref().map(|p| (p[8], u16::from_be_bytes([p[4], p[5]]), p[9]));
+    ctx.observe("IPPROTO_RAW: sendto of a whole IP datagram we built (TTL 77, id 0x1234, protocol 253)", call(&made));
+    ctx.observe("a raw socket of protocol 253 read it: (TTL, id, protocol)", kept);
+    ctx.decide(
+        "socket.api.raw_own_ip_header",
+        match (&made, kept) {
+            (Ok(_), Some((77, 0x1234, 253))) => Decision::holds(
+                "a datagram with a header of our own (TTL 77, id 0x1234) and a protocol the stack has no handler for (253) was sent through IPPROTO_RAW and read by a raw socket of that protocol, header as written",
+            ),
+            (Ok(_), Some(other)) => {
+                Decision::refuted(format!("the datagram arrived, but its header was not ours: (TTL, id, protocol) {other:?}"))
+            }
+            (Ok(_), None) => Decision::refuted("the datagram with our own header never reached the raw socket of its protocol"),
+            (Err(e), _) => Decision::skipped(format!("the datagram could not be sent: {}", errno_name(*e))),
+        },
+    );
+    Ok(())
+}
+
+fn calls_a_socket_refuses(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (a, _b, _listener) = tcp_pair()?;
+    // SAFETY: lseek on a descriptor we own.
+    let sought = unsafe { libc::lseek(a.as_raw_fd(), 0, libc::SEEK_SET) };
+    let lseek = if sought < 0 { Err(Errno::last()) } else { Ok(sought) };
+    ctx.observe("lseek(connected TCP socket, 0, SEEK_SET)", call(&lseek));
+    ctx.decide(
+        "socket.api.some_fd_calls_refused",
+        match lseek {
+            Err(e) => Decision::holds(format!(
+                "lseek, a call that takes any file descriptor, failed on a socket with {}",
+                errno_name(e)
+            )),
+            Ok(at) => Decision::refuted(format!("lseek on a socket succeeded (offset {at})")),
+        },
     );
     Ok(())
 }

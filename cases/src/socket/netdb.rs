@@ -37,6 +37,8 @@ pub const CASES: &[Case] = &[
             "socket.netdb.getservbyname",
             "socket.netdb.getservbyport",
             "socket.netdb.serv_set_end_names",
+            "socket.netdb.getproto_failure_null",
+            "socket.netdb.getserv_failure_null",
             "socket.netdb.pop3_is_port_110",
         ],
         databases,
@@ -325,6 +327,12 @@ fn databases(ctx: &mut Ctx) -> anyhow::Result<()> {
                 servent(libc::getservbyport(110u16.to_be() as i32, c("tcp").as_ptr())),
             );
             ns.note("getservbyport(110, \"tcp\") (host order)", servent(libc::getservbyport(110, c("tcp").as_ptr())));
+            nix::errno::Errno::set_raw(0);
+            let none = servent(libc::getservbyname(c("nosuchservice").as_ptr(), c("tcp").as_ptr()));
+            ns.note(
+                "getservbyname(\"nosuchservice\", \"tcp\") with errno 0 before: result, errno after",
+                (none, errno_now()),
+            );
         }
         Ok(())
     })?;
@@ -492,6 +500,31 @@ fn databases(ctx: &mut Ctx) -> anyhow::Result<()> {
         "getprotobyname(\"tcp\") gave protocol 6; an unknown name gave NULL",
         "getprotobyname differs (see observation)",
     );
+    for (claim, key, what) in [
+        (
+            "socket.netdb.getproto_failure_null",
+            "getprotobyname(\"nosuchproto\") with errno 0 before: result, errno after",
+            "an unknown protocol name",
+        ),
+        (
+            "socket.netdb.getserv_failure_null",
+            "getservbyname(\"nosuchservice\", \"tcp\") with errno 0 before: result, errno after",
+            "an unknown service name",
+        ),
+    ] {
+        let failed = ns.get(key);
+        ctx.decide(
+            claim,
+            match failed[1].as_i64() {
+                _ if !failed[0].is_null() => Decision::refuted(format!("the lookup of {what} did not return NULL")),
+                Some(0) => Decision::partial(format!(
+                    "the lookup of {what} returned NULL (as the walk returns NULL at the end of the file), but errno stayed 0: no error number was set"
+                )),
+                Some(e) => Decision::holds(format!("the lookup of {what} returned NULL and set errno to {e}")),
+                None => Decision::skipped("errno after the lookup was not recorded"),
+            },
+        );
+    }
     ctx.check(
         "socket.netdb.getprotobynumber",
         ns.get("getprotobynumber(17)")["p_name"] == "udp",

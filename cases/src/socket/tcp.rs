@@ -23,6 +23,20 @@ use crate::util::{blocked_obs, catch_with_noop, drain_nonblocking, fionread, set
 
 pub const CASES: &[Case] = &[
     Case::new(
+        "socket.tcp.call_returns",
+        &[
+            "socket.tcp.getsockname_bound_address",
+            "socket.tcp.getpeername_peer_address",
+            "socket.tcp.connection_before_data",
+            "socket.tcp.connect_returns",
+            "socket.tcp.listen_returns",
+            "socket.tcp.accept_failure_minus_one",
+            "socket.tcp.send_failure_minus_one",
+            "socket.tcp.recv_returns",
+        ],
+        call_returns,
+    ),
+    Case::new(
         "socket.tcp.byte_stream",
         &["socket.tcp.byte_stream", "socket.tcp.recv_stream_ignores_boundaries", "socket.tcp.ordered_reliable_duplex"],
         byte_stream,
@@ -1369,6 +1383,131 @@ fn tcp_packets(ctx: &mut Ctx) -> anyhow::Result<()> {
         } else {
             Decision::refuted(format!("establishing the connection took {n_open} packets, closing it {n_close}"))
         },
+    );
+    Ok(())
+}
+
+/// 127.0.0.1:port of a getsockname/getpeername result, or its error.
+fn v4_name(r: Result<(Vec<u8>, usize), Errno>) -> Result<String, Errno> {
+    r.map(|(bytes, _)| v4_text(&bytes))
+}
+
+fn call_returns(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (client, accepted, listener) = tcp_pair()?;
+    let port = local_port(&listener)?;
+    let client_port = local_port(&client)?;
+    let not_a_socket = std::fs::File::open("/dev/null")?;
+
+    // getsockname / getpeername: what they give, and -1 with errno when they cannot.
+    let own = v4_name(name_bytes(&listener, 128));
+    let own_fails = v4_name(name_bytes(&not_a_socket, 128));
+    let peer = v4_name(peer_bytes(&accepted, 128));
+    let lone = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let peer_fails = v4_name(peer_bytes(&lone, 128));
+    ctx.observe("getsockname(listener bound to 127.0.0.1:<port>)", call(&own));
+    ctx.observe("getsockname(/dev/null)", call(&own_fails));
+    ctx.observe("getpeername(the accepted socket)", call(&peer));
+    ctx.observe("getpeername(a socket that never connected)", call(&peer_fails));
+    let listener_name = format!("127.0.0.1:{port}");
+    ctx.check(
+        "socket.tcp.getsockname_bound_address",
+        own.as_deref() == Ok(listener_name.as_str()) && own_fails == Err(Errno::ENOTSOCK),
+        "getsockname gave the listener's bound address (127.0.0.1 and its port) with 0, and -1 with ENOTSOCK for a descriptor that is no socket",
+        "getsockname's results differ (see observation)",
+    );
+    ctx.check(
+        "socket.tcp.getpeername_peer_address",
+        peer.as_deref() == Ok(format!("127.0.0.1:{client_port}").as_str()) && peer_fails == Err(Errno::ENOTCONN),
+        "getpeername on the accepted socket gave the client's address (its port included) with 0, and -1 with ENOTCONN on a socket without a peer",
+        "getpeername's results differ (see observation)",
+    );
+
+    // A stream socket that never connected cannot send; MSG_NOSIGNAL keeps SIGPIPE from the worker.
+    let unconnected_send = send(&lone, b"early", libc::MSG_NOSIGNAL);
+    let unconnected_recv = recv(&lone, 16, libc::MSG_DONTWAIT);
+    ctx.observe(
+        "send(MSG_NOSIGNAL) on a stream socket that never connected",
+        call(&unconnected_send.map(|n| n as i64)),
+    );
+    ctx.observe("recv on it", shown(&unconnected_recv));
+    ctx.decide(
+        "socket.tcp.connection_before_data",
+        match unconnected_send {
+            Err(e) => {
+                Decision::holds(format!("send on a stream socket without a connection failed with {}", errno_name(e)))
+            }
+            Ok(n) => Decision::refuted(format!("send on a stream socket that never connected took {n} bytes")),
+        },
+    );
+
+    // connect: 0, and -1 with errno for a port nobody listens on.
+    let closed_port = crate::socket::free_port(libc::SOCK_STREAM)?;
+    let to_listener = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let connected = connect_v4(&to_listener, LOOPBACK, port);
+    let to_nobody = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let refused = connect_v4(&to_nobody, LOOPBACK, closed_port);
+    ctx.observe("connect to the listener", call(&connected));
+    ctx.observe("connect to 127.0.0.1:<a port nobody listens on>", call(&refused));
+    ctx.check(
+        "socket.tcp.connect_returns",
+        connected.is_ok() && refused == Err(Errno::ECONNREFUSED),
+        "connect returned 0 to a listener, and -1 with ECONNREFUSED to a port nobody listens on",
+        "connect's return values differ (see observation)",
+    );
+
+    // listen: 0, and -1 with errno on a socket type that has no listening.
+    let listens = listen(&socket(libc::AF_INET, libc::SOCK_STREAM, 0)?, 4);
+    let udp = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    let udp_listens = listen(&udp, 4);
+    ctx.observe("listen on a new stream socket", call(&listens));
+    ctx.observe("listen on a datagram socket", call(&udp_listens));
+    ctx.check(
+        "socket.tcp.listen_returns",
+        listens.is_ok() && udp_listens.is_err(),
+        "listen returned 0 on a stream socket, and -1 with errno (EOPNOTSUPP) on a datagram socket",
+        "listen's return values differ (see observation)",
+    );
+
+    // accept on a socket that is not listening.
+    let not_listening = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    set_nonblocking(&not_listening)?;
+    let accept_fails = crate::socket::accept(&not_listening).map(drop);
+    ctx.observe("accept on a stream socket that is not listening", call(&accept_fails));
+    ctx.decide(
+        "socket.tcp.accept_failure_minus_one",
+        match accept_fails {
+            Err(e) => Decision::holds(format!(
+                "accept on a socket that does not listen returned -1 with errno {}",
+                errno_name(e)
+            )),
+            Ok(()) => Decision::refuted("accept on a socket that does not listen returned a descriptor"),
+        },
+    );
+
+    // send after SHUT_WR; recv's byte count, and -1 with errno.
+    let sent = send(&client, b"seven b", 0);
+    let _ = poll_events(&accepted, PollFlags::POLLIN, ctx.wait_limit());
+    let received = recv(&accepted, 64, libc::MSG_DONTWAIT);
+    // SAFETY: shutdown takes integers.
+    let shut = Errno::result(unsafe { libc::shutdown(client.as_raw_fd(), libc::SHUT_WR) });
+    let after_shutdown = send(&client, b"late", libc::MSG_NOSIGNAL);
+    ctx.observe("send of 7 bytes, then recv on the peer", (call(&sent.map(|n| n as i64)), shown(&received)));
+    ctx.observe(
+        "send(MSG_NOSIGNAL) after shutdown(SHUT_WR)",
+        (call(&shut.map(drop)), call(&after_shutdown.map(|n| n as i64))),
+    );
+    ctx.decide(
+        "socket.tcp.send_failure_minus_one",
+        match after_shutdown {
+            Err(e) => Decision::holds(format!("send after shutdown(SHUT_WR) returned -1 with errno {}", errno_name(e))),
+            Ok(n) => Decision::refuted(format!("send after shutdown(SHUT_WR) took {n} bytes")),
+        },
+    );
+    ctx.check(
+        "socket.tcp.recv_returns",
+        received.as_ref().map(Vec::len) == Ok(7) && unconnected_recv == Err(Errno::ENOTCONN),
+        "recv returned the 7 bytes it received, and -1 with ENOTCONN on a socket that never connected",
+        "recv's return values differ (see observation)",
     );
     Ok(())
 }

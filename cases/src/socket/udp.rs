@@ -39,6 +39,7 @@ pub const CASES: &[Case] = &[
         connect_and_sendto,
     ),
     Case::new("socket.udp.loss", &["socket.udp.loss_unavoidable", "socket.udp.lost_duplicated_reordered"], loss),
+    Case::new("socket.udp.icmp_error", &["socket.udp.icmp_error_reaches_sender"], icmp_error),
 ];
 
 /// An IPv4 source: address and port.
@@ -423,5 +424,34 @@ fn loss(ctx: &mut Ctx) -> anyhow::Result<()> {
         Decision::refuted("nothing was lost, duplicated or reordered (see observation)")
     };
     ctx.decide("socket.udp.lost_duplicated_reordered", decision);
+    Ok(())
+}
+
+fn icmp_error(ctx: &mut Ctx) -> anyhow::Result<()> {
+    // A port nobody listens on: the kernel picks a free one, and we let it go.
+    let port = crate::socket::free_port(libc::SOCK_DGRAM)?;
+    let sender = crate::socket::socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
+    crate::socket::connect_v4(&sender, crate::socket::LOOPBACK, port)?;
+    let sent = crate::socket::send(&sender, b"to nobody", 0);
+    // The ICMP port unreachable comes back asynchronously: the socket shows it as an error.
+    let events = crate::socket::poll_events(&sender, nix::poll::PollFlags::POLLIN, ctx.wait_limit());
+    let next = crate::socket::recv(&sender, 64, libc::MSG_DONTWAIT);
+    ctx.observe(
+        "send on a UDP socket connected to 127.0.0.1:<a port nobody listens on>",
+        call(&sent.map(|n| n as i64)),
+    );
+    ctx.observe("poll for input afterwards: revents", format!("{events:?}"));
+    ctx.observe("the next recv", crate::socket::shown(&next));
+    ctx.decide(
+        "socket.udp.icmp_error_reaches_sender",
+        match (&sent, next) {
+            (Ok(_), Err(Errno::ECONNREFUSED)) => Decision::holds(
+                "the datagram went out (send succeeded); the ICMP port unreachable that came back made the socket's next recv fail with ECONNREFUSED",
+            ),
+            (Ok(_), Err(Errno::EAGAIN)) => Decision::refuted("no error reached the sender: the next recv found nothing (EAGAIN)"),
+            (Ok(_), other) => Decision::refuted(format!("the sender saw {} instead of an error", crate::socket::shown(&other))),
+            (Err(e), _) => Decision::skipped(format!("the datagram could not be sent: {}", errno_name(*e))),
+        },
+    );
     Ok(())
 }

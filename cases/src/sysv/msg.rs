@@ -233,18 +233,14 @@ fn permissions(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A queue made by uid 65534 in a child, handed to the case to own and remove.
+/// A queue made by uid 65534 in a child, handed to the case to own and remove. Its key is one of
+/// the worker's own files, journaled before the child runs: a child killed at any point (by the
+/// deadline, or by its wait running out) leaves nothing the runner cannot find.
 fn queue_made_by_nobody(ctx: &mut Ctx) -> anyhow::Result<MsgQueue> {
-    let journal = ctx.child_journal()?;
-    let (id, _) = ctx.in_child_as_nobody(|| {
-        let id = journal
-            .create_journaled(
-                || msg::get(libc::IPC_PRIVATE, libc::IPC_CREAT | libc::IPC_EXCL | 0o600),
-                |&id| harness::journal::Resource::SysvMsg { id, key: libc::IPC_PRIVATE },
-            )
-            .ok()?;
-        Some(id)
-    })?;
+    let (_, keys) = unused_keys(ctx, "made-by-nobody", &[1])?;
+    let key = keys[0];
+    ctx.created(harness::journal::Resource::SysvMsgByKey { key, cuid: NOBODY });
+    let (id, _) = ctx.in_child_as_nobody(move || msg::get(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600).ok())?;
     let id = id.flatten().ok_or_else(|| anyhow::anyhow!("uid 65534 could not create a queue"))?;
     Ok(MsgQueue::adopt(id))
 }

@@ -18,6 +18,11 @@ use crate::sysv::sys::{msg, unused_keys};
 use crate::util::{kernel_now, within_a_second};
 
 pub const CASES: &[Case] = &[
+    Case::new(
+        "sysv.sem.get_and_ctl_returns",
+        &["sysv.sem.get_returns_id_or_minus_one", "sysv.sem.ctl_failure_minus_one_errno"],
+        get_and_ctl_returns,
+    ),
     Case::new("sysv.sem.ipc_set_like_msg", &["sysv.sem.ipc_set_like_msg"], ipc_set_like_msg)
         .needs_root("compares what uid 65534 may change on a set and a queue root created"),
     Case::new(
@@ -638,6 +643,37 @@ fn ipc_set_like_msg(ctx: &mut Ctx) -> anyhow::Result<()> {
         same(&stranger) && same(&owner) && same(&by_root),
         "semctl IPC_SET followed the message queue's rule: EPERM for a stranger, allowed for creator and owner",
         "semctl IPC_SET followed another rule than msgctl's (see observation)",
+    );
+    Ok(())
+}
+
+fn get_and_ctl_returns(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let set = SemSet::create(ctx, libc::IPC_PRIVATE, 1, 0o600);
+    let (_, keys) = unused_keys(ctx, "semget-returns", &[1])?;
+    // Without IPC_CREAT a key no set has only looks up: ENOENT, and nothing is made.
+    let missing = sem::get(keys[0], 1, 0o600);
+    ctx.observe(
+        "semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600)",
+        call(&set.as_ref().map(|s| s.id() >= 0).map_err(|e| *e)),
+    );
+    ctx.observe("semget(an unused key, 1, 0600) without IPC_CREAT", call(&missing));
+    ctx.check(
+        "sysv.sem.get_returns_id_or_minus_one",
+        set.is_ok() && missing == Err(Errno::ENOENT),
+        "semget returned an identifier (>= 0) for a new set, and -1 with errno ENOENT for a key no set has",
+        "semget's return values differ (see observation)",
+    );
+    // -1 is no identifier any set can have, so the failure cannot meet another process's set.
+    let bad = sem::ctl_no_arg(-1, 0, libc::GETVAL);
+    ctx.observe("semctl(-1, 0, GETVAL)", call(&bad));
+    ctx.decide(
+        "sysv.sem.ctl_failure_minus_one_errno",
+        match bad {
+            Err(e) => {
+                Decision::holds(format!("semctl on an identifier no set has returned -1 with errno {}", errno_name(e)))
+            }
+            Ok(v) => Decision::refuted(format!("semctl on the identifier -1 returned {v}")),
+        },
     );
     Ok(())
 }
