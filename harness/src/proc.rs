@@ -342,9 +342,11 @@ pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Res
 /// will not show this process /proc/<pid>/syscall, the case cannot know and says so at once:
 /// its decisions from here on are `skipped` naming why (see [`Inconclusive::Unobservable`]).
 pub fn wait_in_call(pid: i32, what: &str, within: Duration, accepts: impl Fn(i64) -> bool) -> anyhow::Result<Sample> {
-    if let Some(Sample { syscall_refused: Some(errno), .. }) = sample(pid) {
+    if let Some(Sample { syscall_refused: Some(_), .. }) = sample(pid) {
+        // One text whatever the call and the errno (EACCES or EPERM, by where the check falls),
+        // so the observation is the same in every run.
         let why = format!(
-            "the kernel refuses this process /proc/<pid>/syscall ({errno}{}), so that a process is {what} cannot be shown",
+            "the kernel refuses this process /proc/<pid>/syscall (no ptrace access{}), so where a process sleeps cannot be shown",
             yama_setting()
         );
         note_unobservable(why.clone());

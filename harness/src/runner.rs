@@ -275,7 +275,7 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
                 ));
             }
             Event::Unobservable { what } => {
-                report.observation.insert("harness.unobservable".into(), serde_json::json!(what));
+                report.observation.entry("harness.unobservable").or_insert_with(|| serde_json::json!(what));
                 inconclusive.get_or_insert(what);
             }
             Event::Decide { claim, verdict, explanation } => {
