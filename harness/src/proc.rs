@@ -342,7 +342,7 @@ pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Res
 /// will not show this process /proc/<pid>/syscall, the case cannot know and says so at once:
 /// its decisions from here on are `skipped` naming why (see [`Inconclusive::Unobservable`]).
 pub fn wait_in_call(pid: i32, what: &str, within: Duration, accepts: impl Fn(i64) -> bool) -> anyhow::Result<Sample> {
-    if let Some(Sample { syscall_refused: Some(_), .. }) = sample(pid) {
+    if sample(pid).is_some_and(|s| s.syscall_refused) {
         // One text whatever the call and the errno (EACCES or EPERM, by where the check falls),
         // so the observation is the same in every run.
         let why = format!(
@@ -429,7 +429,7 @@ pub struct Sample {
     pub state: char,
     pub syscall: Option<i64>,
     /// /proc/<pid>/syscall was refused (EACCES, EPERM): the caller may not ptrace the process.
-    pub syscall_refused: Option<nix::errno::Errno>,
+    pub syscall_refused: bool,
     pub wchan: Option<String>,
 }
 
@@ -478,12 +478,7 @@ pub fn wait_gone(pids: &[i32], within: Duration) {
 pub fn sample(pid: i32) -> Option<Sample> {
     let state = stat_fields(pid)?.first()?.chars().next()?;
     let read = std::fs::read_to_string(format!("/proc/{pid}/syscall"));
-    let syscall_refused = match &read {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
-            Some(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-        }
-        _ => None,
-    };
+    let syscall_refused = read.as_ref().is_err_and(|e| matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)));
     let syscall = read.ok().and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok());
     let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok().filter(|w| !w.is_empty() && w != "0");
     Some(Sample { state, syscall, syscall_refused, wchan })

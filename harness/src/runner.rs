@@ -495,7 +495,9 @@ fn kill_and_reap_group(pgid: i32) -> anyhow::Result<String> {
                 .into_iter()
                 .filter(|&pid| crate::proc::sample(pid).is_some_and(|s| s.state != 'Z'))
                 .collect();
-            let Some(&first) = alive.first() else { break };
+            if alive.is_empty() {
+                break;
+            }
             if wait.left().is_zero() {
                 anyhow::bail!(
                     "{} process(es) of the killed group {pgid} still alive after {GROUP_EXIT_WITHOUT_SUBREAPER:?}",
@@ -504,12 +506,7 @@ fn kill_and_reap_group(pgid: i32) -> anyhow::Result<String> {
             }
             // SAFETY: kill has no memory effects.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            match crate::proc::pidfd_open(nix::unistd::Pid::from_raw(first)) {
-                Some(pidfd) => {
-                    let _ = crate::proc::poll_readable(&pidfd, wait.left());
-                }
-                None => std::thread::yield_now(),
-            }
+            crate::proc::wait_gone(&alive, wait.left());
         }
     }
     Ok(match leader {
