@@ -342,6 +342,11 @@ pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Res
 /// will not show this process /proc/<pid>/syscall, the case cannot know and says so at once:
 /// its decisions from here on are `skipped` naming why (see [`Inconclusive::Unobservable`]).
 pub fn wait_in_call(pid: i32, what: &str, within: Duration, accepts: impl Fn(i64) -> bool) -> anyhow::Result<Sample> {
+    // A refusal can be brief (a process in the middle of execve); only one that lasts counts.
+    let lasting = BoundedWait::new(REFUSAL_LASTS);
+    while sample(pid).is_some_and(|s| s.syscall_refused) && !lasting.left().is_zero() {
+        std::thread::sleep(Duration::from_millis(5).min(lasting.left()));
+    }
     if sample(pid).is_some_and(|s| s.syscall_refused) {
         // One text whatever the call and the errno (EACCES or EPERM, by where the check falls),
         // so the observation is the same in every run.
@@ -354,6 +359,10 @@ pub fn wait_in_call(pid: i32, what: &str, within: Duration, accepts: impl Fn(i64
     }
     wait_for_state(pid, what, within, |s| matches!(s.state, 'S' | 'D') && s.syscall.is_some_and(&accepts))
 }
+
+/// How long /proc/<pid>/syscall must stay refused before the harness calls it unobservable.
+/// (A bounded re-check of the same observable state, not synchronisation.)
+const REFUSAL_LASTS: Duration = Duration::from_millis(250);
 
 /// Whether the kernel seeing `seen` means the process is in the call `expected`: a libc or an
 /// emulator may make one call through another (qemu-user sleeps in rt_sigsuspend for pause, in
