@@ -328,7 +328,7 @@ fn mkfifoat_open_flags_as_mode(ctx: &mut Ctx) -> anyhow::Result<()> {
             format!("mkfifoat(AT_FDCWD, path, {name}) under umask 0"),
             format!("{made}, permission bits {bits}"),
         );
-        ctx.observe("  then open(O_WRONLY|O_NONBLOCK), no reader", open_nb);
+        ctx.observe(format!("  {name}: then open(O_WRONLY|O_NONBLOCK), no reader"), open_nb);
     }
     let bits: Vec<&str> = report.iter().map(|r| r.2.as_str()).collect();
     let as_permissions =
@@ -577,7 +577,7 @@ fn open_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     let (read_blocked, read_got, writer) = blocked_open(ctx, &path, OFlag::O_RDONLY, OFlag::O_WRONLY)?;
     ctx.observe("open(O_RDONLY), no writer", blocked_obs(&read_blocked));
     ctx.observe("  after another process opened O_WRONLY: that open returned", opened(&writer));
-    ctx.observe("  and the sleeping open returned", &read_got);
+    ctx.observe("  and the sleeping read open returned", &read_got);
     drop(writer);
     let fd = serde_json::json!("fd");
     ctx.check(
@@ -590,7 +590,7 @@ fn open_rules(ctx: &mut Ctx) -> anyhow::Result<()> {
     let (write_blocked, write_got, reader) = blocked_open(ctx, &path, OFlag::O_WRONLY, OFlag::O_RDONLY)?;
     ctx.observe("open(O_WRONLY), no reader", blocked_obs(&write_blocked));
     ctx.observe("  after another process opened O_RDONLY: that open returned", opened(&reader));
-    ctx.observe("  and the sleeping open returned", &write_got);
+    ctx.observe("  and the sleeping write open returned", &write_got);
     drop(reader);
     ctx.check(
         "fifo.open.blocking_write_waits_for_reader",

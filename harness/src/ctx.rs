@@ -94,6 +94,7 @@ pub struct Ctx {
     workdir: PathBuf,
     depth: Depth,
     decided: BTreeMap<String, Verdict>,
+    observed: std::collections::BTreeSet<String>,
     timeout: Duration,
 }
 
@@ -105,14 +106,19 @@ impl Ctx {
         depth: Depth,
         timeout: Duration,
     ) -> Self {
-        Ctx { log, claims, workdir, depth, decided: BTreeMap::new(), timeout }
+        Ctx { log, claims, workdir, depth, decided: BTreeMap::new(), observed: Default::default(), timeout }
     }
 
     /// Records a fact the kernel showed, as-is. Keys are shown in the report in recording order.
+    /// A key recorded twice is a harness bug (the report would keep only the second value, and
+    /// a verdict would stand beside an observation nobody sees), so it panics: the case ends in
+    /// `error`.
     pub fn observe(&mut self, key: impl Into<String>, value: impl Serialize) {
+        let key = key.into();
+        assert!(self.observed.insert(key.clone()), "the case observed {key:?} twice: the first value would be lost");
         let value =
             serde_json::to_value(value).unwrap_or_else(|e| serde_json::Value::String(format!("<unserialisable: {e}>")));
-        self.log.write(&Event::Observe { key: key.into(), value });
+        self.log.write(&Event::Observe { key, value });
     }
 
     /// Decides one of this case's claims.

@@ -41,6 +41,13 @@ fn panics(_: &mut Ctx) -> anyhow::Result<()> {
     panic!("deliberate panic in a case");
 }
 
+fn observes_twice(ctx: &mut Ctx) -> anyhow::Result<()> {
+    ctx.observe("bytes", 1);
+    ctx.observe("bytes", 2);
+    ctx.decide("selftest.observes_twice", Decision::holds("saw only the second value"));
+    Ok(())
+}
+
 fn decides_nothing(_: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
@@ -94,6 +101,7 @@ const CASES: &[Case] = &[
     Case::new("selftest.crashes", &["selftest.crashes"], crashes),
     Case::new("selftest.panics", &["selftest.panics"], panics),
     Case::new("selftest.decides_nothing", &["selftest.decides_nothing"], decides_nothing),
+    Case::new("selftest.observes_twice", &["selftest.observes_twice"], observes_twice),
     Case::new("selftest.leaks_then_hangs", &["selftest.leaks_then_hangs"], leaks_then_hangs).timeout_ms(400),
     Case::new("selftest.refutes_unseen", &["selftest.refutes_unseen"], refutes_unseen),
     Case::new("selftest.needs_missing_command", &["selftest.needs_missing_command"], decides_nothing)
@@ -157,12 +165,13 @@ fn a_hung_case_becomes_error_within_its_deadline_and_leaves_no_process() {
     }
 }
 
-/// A crash, a panic and an undecided claim are the harness's `error`; an unmet need is `skipped`;
+/// A crash, a panic, an undecided claim and an observation recorded twice are the harness's `error`; an unmet need is `skipped`;
 /// each explanation names what happened.
 #[rstest]
 #[case::crash_names_the_signal("selftest.crashes", Verdict::Error, "killed by SIGSEGV")]
 #[case::panic_gives_the_message("selftest.panics", Verdict::Error, "deliberate panic in a case")]
 #[case::undecided_claim("selftest.decides_nothing", Verdict::Error, "without deciding")]
+#[case::an_observation_recorded_twice("selftest.observes_twice", Verdict::Error, "observed \"bytes\" twice")]
 #[case::a_state_the_kernel_hides_decides_nothing(
     "selftest.refutes_unseen",
     Verdict::Skipped,

@@ -12,8 +12,12 @@ use nix::unistd::{pipe, read, write};
 use crate::util::{blocked_obs, close_in_child, fionread};
 
 pub const CASES: &[Case] = &[
-    Case::new("pipe.popen.directions", &["pipe.popen.connects_stdin_or_stdout"], directions)
-        .needs_commands(&["sh", "cat"]),
+    Case::new(
+        "pipe.popen.directions",
+        &["pipe.popen.connects_stdin_or_stdout", "pipe.popen.type_is_stream_access"],
+        directions,
+    )
+    .needs_commands(&["sh", "cat"]),
     Case::new("pipe.popen.child_process", &["pipe.popen.child_process"], child_process).needs_commands(&["sh"]),
     Case::new("pipe.popen.runs_sh_c", &["pipe.popen.runs_sh_c"], runs_sh_c).needs_commands(&["sh", "tr", "readlink"]),
     Case::new(
@@ -61,6 +65,19 @@ impl Stream {
                 return out;
             }
             out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// One fgetc: the byte, None at end of file, or the error.
+    fn get_byte(&self) -> Result<Option<u8>, Errno> {
+        Errno::clear();
+        // SAFETY: the stream is open.
+        let c = unsafe { libc::fgetc(self.0) };
+        match c {
+            // SAFETY: the stream is open.
+            libc::EOF if unsafe { libc::ferror(self.0) } != 0 => Err(Errno::last()),
+            libc::EOF => Ok(None),
+            byte => Ok(Some(byte as u8)),
         }
     }
 
@@ -126,23 +143,37 @@ fn directions(ctx: &mut Ctx) -> anyhow::Result<()> {
     let r_close = closed(reading.close());
     ctx.observe("popen(\"echo from-command\", \"r\"): caller read", &got);
     ctx.observe("fputs on the \"r\" stream", write_on_r.clone().unwrap_or_else(|| "succeeded".into()));
-    ctx.observe("pclose", &r_close);
+    ctx.observe("pclose of the \"r\" stream", &r_close);
 
     let file = ctx.temp_path("to-command.txt");
     let writing =
         Stream::open(&format!("cat > '{}'", file.display()), "w").map_err(|e| anyhow::anyhow!("popen w: {e}"))?;
+    let read_on_w = writing.get_byte();
     let put = writing.put("to-command\n");
     let w_close = closed(writing.close());
     let arrived = std::fs::read_to_string(&file).unwrap_or_default();
     ctx.observe("popen(\"cat > file\", \"w\"): fputs(\"to-command\\n\")", format!("{put:?}"));
-    ctx.observe("pclose", &w_close);
+    ctx.observe("pclose of the \"w\" stream", &w_close);
     ctx.observe("the command's stdin delivered to the file", &arrived);
+    ctx.observe(
+        "fgetc on the \"w\" stream",
+        read_on_w.map(|b| b.map(char::from).map(String::from)).map_err(errno_name),
+    );
     ctx.check(
         "pipe.popen.connects_stdin_or_stdout",
         got == "from-command\n" && arrived == "to-command\n",
         "\"r\": the caller read the command's stdout; \"w\": the caller's fputs became the command's stdin",
         "popen did not connect the command's stdout (r) / stdin (w) as described",
     );
+    let decision = match (write_on_r.as_deref(), read_on_w) {
+        (Some(w), Err(r)) => Decision::holds(format!(
+            "the type is the stream's access: fputs on the \"r\" stream failed ({w}) and fgetc on the \"w\" stream failed ({})",
+            errno_name(r)
+        )),
+        (None, _) => Decision::refuted("the \"r\" stream could be written too"),
+        (_, Ok(_)) => Decision::refuted("the \"w\" stream could be read too"),
+    };
+    ctx.decide("pipe.popen.type_is_stream_access", decision);
     Ok(())
 }
 

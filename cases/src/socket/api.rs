@@ -51,11 +51,16 @@ pub const CASES: &[Case] = &[
         ],
         descriptor_calls,
     ),
+    Case::new(
+        "socket.api.seqpacket_connection",
+        &["socket.api.seqpacket_ordered_reliable_connected"],
+        seqpacket_connection,
+    ),
     Case::new("socket.api.names_in_note_000", &["socket.api.names_in_note_000"], names_in_note_000),
     Case::new("socket.api.calls_a_socket_refuses", &["socket.api.some_fd_calls_refused"], calls_a_socket_refuses),
     Case::new(
         "socket.api.raw_packets",
-        &["socket.api.raw_receives_icmp_to_host", "socket.api.raw_own_ip_header"],
+        &["socket.api.raw_receives_icmp_to_host", "socket.api.raw_own_ip_header", "socket.api.raw_builds_own_header"],
         raw_packets,
     )
     .needs_root("raw sockets need CAP_NET_RAW in the initial network namespace"),
@@ -708,6 +713,35 @@ fn raw_packets(ctx: &mut Ctx) -> anyhow::Result<()> {
             (Err(e), _) => Decision::skipped(format!("the datagram could not be sent: {}", errno_name(*e))),
         },
     );
+
+    // The same protocol sent without IP_HDRINCL: the kernel writes the IP header and nothing
+    // else, so whatever header protocol 253 would need is the program's to build.
+    let plain = socket(libc::AF_INET, libc::SOCK_RAW, EXPERIMENT)?;
+    let bare = b"ipc-conform no header of ours";
+    let sent_bare = crate::socket::sendto_v4(&plain, bare, 0, LOOPBACK, 0);
+    let arrived = raw_packet_within(&taker, limit, |p| ip_payload(p) == bare);
+    let default_ttl = crate::util::sysctl("net.ipv4.ip_default_ttl");
+    let kernel_header = arrived
+        .as_deref()
+        .map(|p| (p.len() == 20 + bare.len(), p[9] == EXPERIMENT as u8, Some(p[8].to_string()) == default_ttl));
+    ctx.observe("a protocol-253 raw socket without IP_HDRINCL: sendto of bare bytes", call(&sent_bare));
+    ctx.observe(
+        "  what arrived: a 20-byte IP header, then exactly those bytes; protocol 253; TTL the default",
+        kernel_header,
+    );
+    ctx.decide(
+        "socket.api.raw_builds_own_header",
+        match (&sent_bare, kernel_header, kept) {
+            (Ok(_), Some((true, true, true)), Some((77, 0x1234, 253))) => Decision::holds(
+                "above IP the kernel adds nothing: bytes sent on a raw socket arrived exactly as given behind an IP header the kernel wrote (protocol 253, the default TTL), so a protocol's header is the program's to build; the IP header too with IP_HDRINCL (IPPROTO_RAW), where ours arrived as written",
+            ),
+            (Ok(_), Some(seen), _) => Decision::refuted(format!(
+                "the kernel changed what a raw socket sent: (IP header only, protocol 253, default TTL) = {seen:?}"
+            )),
+            (Ok(_), None, _) => Decision::refuted("the bytes sent on the raw socket never reached the raw socket of its protocol"),
+            (Err(e), _, _) => Decision::skipped(format!("the bytes could not be sent: {}", errno_name(*e))),
+        },
+    );
     Ok(())
 }
 
@@ -727,5 +761,71 @@ fn calls_a_socket_refuses(ctx: &mut Ctx) -> anyhow::Result<()> {
             Ok(at) => Decision::refuted(format!("lseek on a socket succeeded (offset {at})")),
         },
     );
+    Ok(())
+}
+
+/// SOCK_SEQPACKET's other three words, on AF_UNIX (which needs no SCTP): connection-oriented
+/// (an unconnected socket cannot send), ordered (numbered records come back in order) and
+/// reliable (a full receiver makes the sender wait, EAGAIN without blocking, and drops nothing).
+fn seqpacket_connection(ctx: &mut Ctx) -> anyhow::Result<()> {
+    const CLAIM: &str = "socket.api.seqpacket_ordered_reliable_connected";
+    let unconnected = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    );
+    let (unconnected, (a, b)) = match (unconnected, crate::socket::unix_pair(nix::sys::socket::SockType::SeqPacket)) {
+        (Ok(u), Ok(pair)) => (u, pair),
+        (Err(e), _) | (_, Err(e)) => {
+            ctx.observe("socket(AF_UNIX, SOCK_SEQPACKET)", errno_name(e));
+            ctx.decide(CLAIM, Decision::skipped(format!("no AF_UNIX SOCK_SEQPACKET socket: {}", errno_name(e))));
+            return Ok(());
+        }
+    };
+    let send_unconnected = send(&unconnected, b"x", libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
+    // Fill the connection with numbered 8-byte records until the kernel says wait; the bound
+    // only keeps a kernel that never says so from looping for ever.
+    let mut sent = 0u64;
+    let refusal = loop {
+        match send(&a, &sent.to_le_bytes(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) {
+            Ok(8) if sent < 1_000_000 => sent += 1,
+            Ok(n) => break format!("send returned {n} after {sent} records"),
+            Err(e) => break format!("-1 {}", errno_name(e)),
+        }
+    };
+    let mut received = Vec::new();
+    while let Ok(record) = recv(&b, 64, libc::MSG_DONTWAIT) {
+        received.push(record);
+    }
+    let in_order = received.iter().enumerate().all(|(i, r)| r.as_slice() == (i as u64).to_le_bytes());
+    let again = send(&a, b"after", libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
+    ctx.observe("send on an unconnected SOCK_SEQPACKET socket", call(&send_unconnected.map(|n| n as i64)));
+    ctx.observe("socketpair: non-blocking sends of numbered records until refused: the refusal", &refusal);
+    ctx.observe(
+        "  records sent before it, received, received in order",
+        (sent > 0, received.len() as u64 == sent, in_order),
+    );
+    ctx.observe("  a send once the receiver had drained them", call(&again.map(|n| n as i64)));
+    let connected_only = send_unconnected == Err(Errno::ENOTCONN);
+    let waits_when_full = refusal == "-1 EAGAIN";
+    let lossless = sent > 0 && received.len() as u64 == sent && in_order && again == Ok(5);
+    let decision = match (connected_only, waits_when_full, lossless) {
+        (true, true, true) => Decision::holds(format!(
+            "connection-oriented (an unconnected socket's send: -1 ENOTCONN), ordered and reliable: all {sent} records sent until the full receiver made the sender wait (EAGAIN) arrived once each and in order"
+        )),
+        (false, _, _) => Decision::refuted(format!(
+            "an unconnected SOCK_SEQPACKET socket's send gave {}, not ENOTCONN",
+            call(&send_unconnected.map(|n| n as i64))
+        )),
+        (true, false, _) => Decision::refuted(format!(
+            "a full connection did not make the non-blocking sender wait: {refusal}"
+        )),
+        (true, true, false) => Decision::refuted(format!(
+            "records were lost or reordered: {sent} sent, {} received (see observation)",
+            received.len()
+        )),
+    };
+    ctx.decide(CLAIM, decision);
     Ok(())
 }

@@ -27,6 +27,7 @@ pub const CASES: &[Case] = &[
             "socket.netdb.getnetbyaddr_host_order",
             "socket.netdb.getnet_failure_errno",
             "socket.netdb.setnetent_rewinds",
+            "socket.netdb.set_stayopen_keeps_open",
             "socket.netdb.protocols_file",
             "socket.netdb.getprotobyname",
             "socket.netdb.getprotobynumber",
@@ -109,6 +110,7 @@ extern "C" {
     fn setnetent(stayopen: libc::c_int);
     fn getprotoent() -> *mut libc::protoent;
     fn setprotoent(stayopen: libc::c_int);
+    fn endprotoent();
     fn getprotobynumber(proto: libc::c_int) -> *mut libc::protoent;
     fn __h_errno_location() -> *mut libc::c_int;
     fn gethostbyname(name: *const libc::c_char) -> *mut libc::hostent;
@@ -267,6 +269,29 @@ fn databases(ctx: &mut Ctx) -> anyhow::Result<()> {
             let _ = gethostbyname(c("localhost").as_ptr());
             ns.note("after sethostent(0) and gethostbyname: descriptors on /etc/hosts", open_on("/etc/hosts"));
             endhostent();
+
+            // stayopen for the other three databases, the way sethostent's is probed: is the
+            // file still open after a lookup, with the flag set and with it clear?
+            for stayopen in [1, 0] {
+                setnetent(stayopen);
+                let _ = getnetbyname(c("loopnet").as_ptr());
+                let net = open_on("/etc/networks");
+                libc::endnetent();
+                setprotoent(stayopen);
+                let _ = libc::getprotobyname(c("tcp").as_ptr());
+                let proto = open_on("/etc/protocols");
+                endprotoent();
+                libc::setservent(stayopen);
+                let _ = libc::getservbyname(c("pop3").as_ptr(), c("tcp").as_ptr());
+                let serv = open_on("/etc/services");
+                libc::endservent();
+                ns.note(
+                    &format!(
+                        "after set*ent({stayopen}) and a lookup: descriptors on /etc/networks, protocols, services"
+                    ),
+                    [net, proto, serv],
+                );
+            }
 
             setnetent(0);
             let first = netent(getnetent());
@@ -428,6 +453,26 @@ fn databases(ctx: &mut Ctx) -> anyhow::Result<()> {
             Decision::refuted("stayopen made no difference: after sethostent(0) as after sethostent(1), /etc/hosts stayed open across a gethostbyname until endhostent (glibc ignores the flag)")
         } else {
             Decision::refuted("sethostent(1) did not keep /etc/hosts open (see observation)")
+        },
+    );
+    let stay: Vec<usize> = serde_json::from_value(
+        ns.get("after set*ent(1) and a lookup: descriptors on /etc/networks, protocols, services"),
+    )
+    .unwrap_or_default();
+    let no_stay: Vec<usize> = serde_json::from_value(
+        ns.get("after set*ent(0) and a lookup: descriptors on /etc/networks, protocols, services"),
+    )
+    .unwrap_or_default();
+    let honoured = stay.iter().zip(&no_stay).filter(|(s, n)| **s >= 1 && **n == 0).count();
+    let kept_anyway = stay.iter().zip(&no_stay).filter(|(s, n)| **s >= 1 && **n >= 1).count();
+    ctx.decide(
+        "socket.netdb.set_stayopen_keeps_open",
+        match (stay.len(), honoured, kept_anyway) {
+            (3, 3, _) => Decision::holds("with stayopen 1 each file stayed open across a lookup; with 0 it was closed"),
+            (3, 0, 3) => Decision::refuted("stayopen made no difference: /etc/networks, /etc/protocols and /etc/services stayed open across a lookup after set*ent(0) as after set*ent(1), until end*ent"),
+            (3, h, _) if h > 0 => Decision::partial(format!("stayopen was honoured by {h} of the 3 databases (see observation)")),
+            (3, _, _) => Decision::refuted("set*ent(1) did not keep the files open across a lookup (see observation)"),
+            _ => Decision::skipped("could not be checked: the namespace child did not report the descriptors"),
         },
     );
     ctx.check(

@@ -55,6 +55,7 @@ pub const CASES: &[Case] = &[
             "sysv.sem.getncnt_waiters_for_increase",
             "sysv.sem.getzcnt_waiters_for_zero",
             "sysv.sem.getpid_last_operation",
+            "sysv.sem.several_like_resources",
         ],
         waiters,
     ),
@@ -350,6 +351,26 @@ fn waiters(ctx: &mut Ctx) -> anyhow::Result<()> {
         "with waiters, V resumed exactly one (the value stayed 0, GETNCNT fell to 2); with none, V raised the value to 1",
         "V did not resume one waiter or increment (see observation)",
     );
+    // The same steps, read as the note's "several like resources, ordered access": a value of 2
+    // admits two holders at once, a third waits, and each V admits exactly one more.
+    let two_admitted = p1 == Ok(1) && p2 == Ok(0);
+    let others_wait = blocked.iter().all(|b| b.is_ok()) && ncnt == Ok(3);
+    let one_per_v = value_after_v == Ok(0) && ncnt_after_v == Ok(2) && others_still_waiting;
+    let decision = match (two_admitted, others_wait, one_per_v) {
+        (true, true, true) => Decision::holds(
+            "a value of 2 admitted two P's at once, the next three waited asleep in semop (GETNCNT 3), and one V admitted exactly one of them while the other two kept waiting",
+        ),
+        (false, _, _) => Decision::refuted(format!(
+            "a value of 2 did not admit two P's at once: values after them {} and {}",
+            call(&p1),
+            call(&p2)
+        )),
+        (true, false, _) => Decision::refuted("with both units taken, a further P did not wait (see observation)"),
+        (true, true, false) => {
+            Decision::refuted("a V did not admit exactly one waiter (see observation)")
+        }
+    };
+    ctx.decide("sysv.sem.several_like_resources", decision);
 
     // sempid: the last process to operate on the semaphore.
     let (child_pid, _) = ctx.in_child(|| sem::op(id, &[(2, 1, 0)]).ok().map(|_| nix::unistd::getpid().as_raw()))?;
