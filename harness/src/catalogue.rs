@@ -307,8 +307,9 @@ impl Catalogue {
         self.claims.iter().find(|c| c.id == id)
     }
 
-    /// The lines no entry has decided yet: non-blank, outside ``` blocks, and named by no claim,
-    /// `also_in`, `[[not_checkable]]` or `[[set_aside]]`. (note, line, text), in note order.
+    /// The lines no entry has decided yet: non-blank lines outside ``` blocks, and the lines of
+    /// the notes' example programs whose comment is in the notes' own words (Chinese), named by no
+    /// claim, `also_in`, `[[not_checkable]]` or `[[set_aside]]`. (note, line, text), in note order.
     pub fn undecided_lines<'n>(&self, notes: &'n Notes) -> Vec<(&'n str, usize, &'n str)> {
         let mut decided: BTreeSet<(&str, usize)> = BTreeSet::new();
         for c in &self.claims {
@@ -329,11 +330,36 @@ impl Catalogue {
                     in_code = !in_code;
                     continue;
                 }
-                if !in_code && !text.trim().is_empty() && !decided.contains(&(name, i + 1)) {
+                let prose = if in_code { commented_in_prose(text) } else { !trimmed.is_empty() };
+                if prose && !decided.contains(&(name, i + 1)) {
                     undecided.push((name, i + 1, text));
                 }
             }
         }
         undecided
+    }
+}
+
+/// A line of code whose comment says something in the notes' language: `// 说明` or `/* 说明 */`.
+fn commented_in_prose(line: &str) -> bool {
+    let comment = match (line.find("//"), line.find("/*")) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return false,
+    };
+    line[comment..].chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commented_in_prose;
+
+    #[test]
+    fn a_code_line_counts_as_prose_only_by_a_comment_in_the_notes_words() {
+        assert!(commented_in_prose("    key_t   __key ;          /* 此IPC对象的key键 */"));
+        assert!(commented_in_prose("//由于管道是全缓冲，如果不刷新"));
+        assert!(!commented_in_prose("    printf(\"读到 %d\\n\", n);"), "Chinese outside a comment");
+        assert!(!commented_in_prose("    int fd[2]; /* the two ends */"));
+        assert!(!commented_in_prose("    close(fd[0]);"));
     }
 }
