@@ -342,12 +342,19 @@ pub fn wait_blocked_pid(pid: i32, syscall: i64, within: Duration) -> anyhow::Res
 /// will not show this process /proc/<pid>/syscall, the case cannot know and says so at once:
 /// its decisions from here on are `skipped` naming why (see [`Inconclusive::Unobservable`]).
 pub fn wait_in_call(pid: i32, what: &str, within: Duration, accepts: impl Fn(i64) -> bool) -> anyhow::Result<Sample> {
-    // A refusal can be brief (a process in the middle of execve); only one that lasts counts.
-    let lasting = BoundedWait::new(REFUSAL_LASTS);
-    while sample(pid).is_some_and(|s| s.syscall_refused) && !lasting.left().is_zero() {
-        std::thread::sleep(Duration::from_millis(5).min(lasting.left()));
-    }
-    if sample(pid).is_some_and(|s| s.syscall_refused) {
+    // A refusal can be brief (a process in the middle of execve): only one that lasts
+    // REFUSAL_LASTS ends the wait, as a state that cannot be shown.
+    let refused_since = std::cell::Cell::new(None::<Instant>);
+    let s = wait_for_state(pid, what, within, |s| {
+        if !s.syscall_refused {
+            refused_since.set(None);
+            return matches!(s.state, 'S' | 'D') && s.syscall.is_some_and(&accepts);
+        }
+        let since = refused_since.get().unwrap_or_else(Instant::now);
+        refused_since.set(Some(since));
+        since.elapsed() >= REFUSAL_LASTS
+    })?;
+    if s.syscall_refused {
         // One text whatever the call and the errno (EACCES or EPERM, by where the check falls),
         // so the observation is the same in every run.
         let why = format!(
@@ -357,11 +364,10 @@ pub fn wait_in_call(pid: i32, what: &str, within: Duration, accepts: impl Fn(i64
         note_unobservable(why.clone());
         unanswered!("{why}");
     }
-    wait_for_state(pid, what, within, |s| matches!(s.state, 'S' | 'D') && s.syscall.is_some_and(&accepts))
+    Ok(s)
 }
 
 /// How long /proc/<pid>/syscall must stay refused before the harness calls it unobservable.
-/// (A bounded re-check of the same observable state, not synchronisation.)
 const REFUSAL_LASTS: Duration = Duration::from_millis(250);
 
 /// Whether the kernel seeing `seen` means the process is in the call `expected`: a libc or an
@@ -650,15 +656,6 @@ pub fn become_subreaper() -> anyhow::Result<()> {
     let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     nix::errno::Errno::result(r).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
     Ok(())
-}
-
-/// Whether this process is a child subreaper (PR_GET_CHILD_SUBREAPER), as the kernel (or an
-/// emulator) answers; None when it does not answer.
-pub fn is_subreaper() -> Option<bool> {
-    let mut flag: libc::c_int = 0;
-    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer.
-    let r = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int, 0, 0, 0) };
-    (r == 0).then_some(flag != 0)
 }
 
 /// Closes every descriptor from `lowest` up, as a freshly exec'd C program would have them.

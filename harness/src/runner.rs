@@ -145,11 +145,6 @@ pub fn run(
 /// Why this process could not become a child subreaper, when it could not.
 static NO_SUBREAPER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// The runner's own degradations, for the report: what the harness had to do without.
-pub fn missing_facilities() -> Vec<String> {
-    NO_SUBREAPER.get().map(|why| format!("no child subreaper ({why}): orphans are left to init, and killed groups are watched in /proc until empty")).into_iter().collect()
-}
-
 /// Runs in progress in this process; the last to end sweeps up orphans (see [`ActiveRun`]).
 static ACTIVE_RUNS: Mutex<usize> = Mutex::new(0);
 

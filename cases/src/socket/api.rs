@@ -747,9 +747,7 @@ fn raw_packets(ctx: &mut Ctx) -> anyhow::Result<()> {
 
 fn calls_a_socket_refuses(ctx: &mut Ctx) -> anyhow::Result<()> {
     let (a, _b, _listener) = tcp_pair()?;
-    // SAFETY: lseek on a descriptor we own.
-    let sought = unsafe { libc::lseek(a.as_raw_fd(), 0, libc::SEEK_SET) };
-    let lseek = if sought < 0 { Err(Errno::last()) } else { Ok(sought) };
+    let lseek = nix::unistd::lseek(&a, 0, nix::unistd::Whence::SeekSet);
     ctx.observe("lseek(connected TCP socket, 0, SEEK_SET)", call(&lseek));
     ctx.decide(
         "socket.api.some_fd_calls_refused",
@@ -769,12 +767,7 @@ fn calls_a_socket_refuses(ctx: &mut Ctx) -> anyhow::Result<()> {
 /// reliable (a full receiver makes the sender wait, EAGAIN without blocking, and drops nothing).
 fn seqpacket_connection(ctx: &mut Ctx) -> anyhow::Result<()> {
     const CLAIM: &str = "socket.api.seqpacket_ordered_reliable_connected";
-    let unconnected = nix::sys::socket::socket(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        None,
-    );
+    let unconnected = socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0);
     let (unconnected, (a, b)) = match (unconnected, crate::socket::unix_pair(nix::sys::socket::SockType::SeqPacket)) {
         (Ok(u), Ok(pair)) => (u, pair),
         (Err(e), _) | (_, Err(e)) => {

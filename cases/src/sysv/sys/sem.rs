@@ -158,13 +158,5 @@ pub fn op_now(id: i32, ops: &[Op]) -> Result<i32, Errno> {
 
 /// Waits until process `pid` sleeps in semop (glibc may enter the kernel through semtimedop).
 pub fn wait_blocked_in_semop(pid: i32, within: Duration) -> anyhow::Result<Sample> {
-    harness::proc::wait_in_call(pid, "blocked in semop", within, is_semop_syscall)
-}
-
-fn is_semop_syscall(nr: i64) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if nr == libc::SYS_semop {
-        return true;
-    }
-    nr == libc::SYS_semtimedop
+    harness::proc::wait_in_call(pid, "blocked in semop", within, |nr| harness::proc::same_call(libc::SYS_semop, nr))
 }
