@@ -113,11 +113,19 @@ fn open_fifo(path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
     open(path, flags | OFlag::O_CLOEXEC, Mode::empty())
 }
 
-/// Both ends of a FIFO, blocking, opened without waiting: the read end first with O_NONBLOCK.
+/// An end the worker opens where the case expects the other end to be open already: with
+/// O_NONBLOCK, which is then cleared. A kernel that broke that expectation answers (ENXIO for a
+/// writer without a reader) instead of keeping the worker asleep in openat until the watchdog.
+fn open_without_waiting(path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+    let fd = open_fifo(path, flags | OFlag::O_NONBLOCK)?;
+    clear_nonblocking(&fd)?;
+    Ok(fd)
+}
+
+/// Both ends of a FIFO, blocking, opened without waiting: the read end first.
 fn open_both(path: &Path) -> anyhow::Result<(OwnedFd, OwnedFd)> {
-    let r = open_fifo(path, OFlag::O_RDONLY | OFlag::O_NONBLOCK).context("open read end")?;
-    let w = open_fifo(path, OFlag::O_WRONLY).context("open write end")?;
-    clear_nonblocking(&r)?;
+    let r = open_without_waiting(path, OFlag::O_RDONLY).context("open read end")?;
+    let w = open_without_waiting(path, OFlag::O_WRONLY).context("open write end")?;
     Ok((r, w))
 }
 
@@ -125,13 +133,23 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// One read of at most `max` bytes, as the report shows it: the text or "-1 ERRNO".
+/// A read of at most `max` bytes, as the report shows it: the text or "-1 ERRNO". After the
+/// first read (which may block), whatever else is already waiting is read too: a kernel may
+/// return a read short, and these claims are about content, order and end of file, not about
+/// how many reads the bytes take (Linux returns them in one, so nothing more is waiting).
 fn read_obs(fd: &impl AsFd, max: usize) -> String {
     let mut buf = vec![0u8; max];
-    match read(fd, &mut buf) {
-        Ok(n) => format!("{n} {:?}", text(&buf[..n])),
-        Err(e) => failed(e),
+    let mut n = match read(fd, &mut buf) {
+        Ok(n) => n,
+        Err(e) => return failed(e),
+    };
+    while n > 0 && n < max && proc::poll_readable(fd.as_fd(), std::time::Duration::ZERO).unwrap_or(false) {
+        match read(fd, &mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(more) => n += more,
+        }
     }
+    format!("{n} {:?}", text(&buf[..n]))
 }
 
 fn file_type_letter(path: &Path) -> anyhow::Result<String> {
@@ -541,7 +559,9 @@ fn blocked_open(
     let fifo = path.to_path_buf();
     let mut child = ctx.spawn_reporting(move || opened(&open_fifo(&fifo, flags)))?;
     let blocked = child.child().wait_blocked(libc::SYS_openat, limit);
-    let other = open_fifo(path, release);
+    // The sleeping opener counts as the other end, so this open need not wait; if the kernel
+    // did not make it sleep, it may be gone, and this open must not wait for it either.
+    let other = open_without_waiting(path, release);
     let (got, _) = child.finish(limit)?;
     Ok((blocked, got, other))
 }
@@ -874,7 +894,7 @@ fn blocking_flag_first_read(ctx: &mut Ctx) -> anyhow::Result<()> {
         read_obs(&r, 64)
     })?;
     let open_blocked = reader.child().wait_blocked(libc::SYS_openat, limit);
-    let w = open_fifo(&path, OFlag::O_WRONLY)?;
+    let w = open_without_waiting(&path, OFlag::O_WRONLY)?;
     write(&w, b"one")?;
     let first = read_text(&first_r, 256, limit).unwrap_or_else(|e| e.to_string());
     let second_blocked = reader.child().wait_blocked(libc::SYS_read, limit);
@@ -926,7 +946,7 @@ fn shared_buffer(ctx: &mut Ctx) -> anyhow::Result<()> {
 
     // Two readers asleep on one FIFO, one record.
     let keep = open_fifo(&path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
-    let w = open_fifo(&path, OFlag::O_WRONLY)?;
+    let w = open_without_waiting(&path, OFlag::O_WRONLY)?;
     drop(keep);
     let (report_r, report_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let mut readers = Vec::new();

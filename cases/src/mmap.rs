@@ -20,7 +20,9 @@ use nix::sys::stat::Mode;
 use proptest::prelude::*;
 
 pub const CASES: &[Case] = &[
-    Case::new("mmap.address_space_separate", &["mmap.address_space.separate"], address_space_separate),
+    // process_vm_readv is compiled only with CONFIG_CROSS_MEMORY_ATTACH (ENOSYS without it).
+    Case::new("mmap.address_space_separate", &["mmap.address_space.separate"], address_space_separate)
+        .needs_kernel(&["CROSS_MEMORY_ATTACH"]),
     Case::new(
         "mmap.basics",
         &["mmap.returns.address_or_map_failed", "mmap.addr.null_lets_kernel_choose", "mmap.prot.read_and_write"],
@@ -84,6 +86,18 @@ impl Mapping {
         Mapping::new(0, len, prot, flags, file.as_raw_fd(), offset)
     }
 
+    /// The same through the kernel's own mmap system call, bypassing libc: glibc refuses an
+    /// offset that is not a page multiple itself (EINVAL) and never asks the kernel, whose rule
+    /// is what the suite gates.
+    fn file_by_syscall(file: &impl AsRawFd, len: usize, prot: i32, flags: i32, offset: i64) -> Result<Mapping, Errno> {
+        let p = mmap_syscall(len, prot, flags, file.as_raw_fd(), offset);
+        if p == libc::MAP_FAILED {
+            Err(Errno::last())
+        } else {
+            Ok(Mapping { ptr: p.cast(), len })
+        }
+    }
+
     fn addr(&self) -> usize {
         self.ptr as usize
     }
@@ -100,6 +114,27 @@ impl Mapping {
             // SAFETY: inside the mapping, which is writable where this is called.
             unsafe { self.ptr.add(at + i).write_volatile(*b) };
         }
+    }
+}
+
+/// mmap(NULL, len, prot, flags, fd, offset) as one system call. Where the call is the six-argument
+/// mmap, the offset is in bytes; i386 and s390x keep that call as old_mmap, whose one argument is
+/// the six values in memory (their mmap2, glibc's choice, takes the offset in pages and so
+/// cannot carry a misaligned one).
+fn mmap_syscall(len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> *mut libc::c_void {
+    #[cfg(any(target_arch = "x86", target_arch = "s390x"))]
+    {
+        let args: [libc::c_ulong; 6] =
+            [0, len as _, prot as _, flags as _, fd as libc::c_ulong, offset as libc::c_ulong];
+        // SAFETY: old_mmap reads the six values from `args`; no address is fixed.
+        let r = unsafe { libc::syscall(libc::SYS_mmap, args.as_ptr()) };
+        r as *mut libc::c_void
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "s390x")))]
+    {
+        // SAFETY: no MAP_FIXED: the kernel picks an address the program does not use.
+        let r = unsafe { libc::syscall(libc::SYS_mmap, 0usize, len, prot, flags, fd, offset) };
+        r as *mut libc::c_void
     }
 }
 
@@ -312,18 +347,27 @@ fn offset_and_length(ctx: &mut Ctx) -> anyhow::Result<()> {
     tried.sort_unstable();
     tried.dedup();
     for offset in tried {
-        let r = Mapping::file(&file, page, libc::PROT_READ, libc::MAP_SHARED, offset as i64);
-        ctx.observe(format!("offset {offset}"), result_obs(&r));
-        offsets.push((offset, r.is_ok()));
+        let by_libc = Mapping::file(&file, page, libc::PROT_READ, libc::MAP_SHARED, offset as i64);
+        let by_kernel = Mapping::file_by_syscall(&file, page, libc::PROT_READ, libc::MAP_SHARED, offset as i64);
+        ctx.observe(
+            format!("offset {offset}: libc mmap, mmap system call"),
+            (result_obs(&by_libc), result_obs(&by_kernel)),
+        );
+        offsets.push((offset, by_kernel.is_ok(), by_libc.is_ok()));
     }
-    let misaligned_refused = offsets.iter().all(|&(o, ok)| ok == (o % page == 0));
+    // The kernel's rule decides; libc's own check is shown beside it.
+    let misaligned_refused = offsets.iter().all(|&(o, kernel_ok, _)| kernel_ok == (o % page == 0));
+    let libc_agrees = offsets.iter().all(|&(_, kernel_ok, libc_ok)| kernel_ok == libc_ok);
     let decision = match (misaligned_refused, page == 4096) {
-        (true, true) => {
-            Decision::holds("offsets 1, 100 and 2048 gave EINVAL; multiples of 4096, the page size here, mapped")
-        }
+        (true, true) => Decision::holds(
+            "offsets 1, 100 and 2048 gave EINVAL from the mmap system call (and from libc); multiples of 4096, the page size here, mapped",
+        ),
         (true, false) => {
             Decision::partial(format!("the offset must be a multiple of the page size, which is {page} here, not 4096"))
         }
+        (false, _) if !libc_agrees => Decision::refuted(
+            "the kernel's mmap system call mapped a misaligned offset (or refused an aligned one); libc's mmap refused it before asking the kernel (see observation)",
+        ),
         (false, _) => Decision::refuted("a misaligned offset mapped, or an aligned one failed (see observation)"),
     };
     ctx.decide("mmap.offset.page_multiple", decision);

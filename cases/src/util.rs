@@ -30,9 +30,9 @@ pub fn set_nonblocking(fd: &impl AsFd) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn clear_nonblocking(fd: &impl AsFd) -> anyhow::Result<()> {
-    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL).context("F_GETFL")?);
-    fcntl(fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).context("F_SETFL")?;
+pub fn clear_nonblocking(fd: &impl AsFd) -> nix::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
     Ok(())
 }
 

@@ -51,6 +51,7 @@ fn explain_shows_the_trace_and_what_the_kernel_did() {
 #[case::endless_results(&["gate", "--results", "/dev/zero"], "longer than the limit")]
 #[case::directory_as_catalogue(&["--catalogue", "/tmp", "list"], "is a directory")]
 #[case::unknown_baseline(&["gate", "--baseline", "no-such-kernel"], "--baseline no-such-kernel")]
+#[case::unwritable_site(&["site", "--snapshots", "../reports", "-o", "/proc/nope"], "creating /proc/nope")]
 #[file_parallel(machine_wide)]
 fn bad_usage_exits_2_naming_the_problem(#[case] args: &[&str], #[case] expected: &str) {
     let out = ipc_conform(args);

@@ -175,6 +175,79 @@ fn a_kernel_without_a_snapshot_passes_when_it_behaves_like_its_baseline() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--baseline 4.19.0-x86_64"));
 }
 
+/// Today's results with claim 0 skipped: for a declared need (`unmet_need`) or, without one, for
+/// a step that failed; this run approved as the snapshot. Returns (dir, saved results, claim, its
+/// approved verdict).
+fn skipped_today(unmet_need: Option<&str>) -> (tempfile::TempDir, std::path::PathBuf, String, String) {
+    let (report, raw) = run_suite();
+    let dir = tempfile::tempdir().unwrap();
+    let mut results: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let victim = results["results"][0]["claim"].as_str().unwrap().to_string();
+    let was = results["results"][0]["verdict"].as_str().unwrap().to_string();
+    results["results"][0]["verdict"] = "skipped".into();
+    results["results"][0]["observation"] = serde_json::json!({});
+    results["results"][0]["explanation"] =
+        "needs CONFIG_TEST_OPTION, which this kernel's configuration does not set".into();
+    if let Some(need) = unmet_need {
+        results["results"][0]["unmet_need"] = need.into();
+    }
+    let saved = dir.path().join("results.json");
+    std::fs::write(&saved, results.to_string()).unwrap();
+    let approved = Snapshot::of(&report);
+    std::fs::create_dir_all(dir.path().join(&approved.kernel)).unwrap();
+    std::fs::write(dir.path().join(&approved.kernel).join(snapshot::FILE), approved.to_insta_file()).unwrap();
+    (dir, saved, victim, was)
+}
+
+#[test]
+#[file_parallel(machine_wide)]
+fn a_claim_not_checked_for_a_declared_need_is_listed_apart_and_fails_only_with_strict() {
+    let (dir, saved, victim, was) = skipped_today(Some("CONFIG_TEST_OPTION"));
+    let out = gate_results(saved.to_str().unwrap(), dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("matches its approved snapshot") && text.contains("1 not checked here"), "{text}");
+    assert!(text.contains(&format!("  {victim}: {was} in the reference; needs CONFIG_TEST_OPTION")), "{text}");
+    assert!(!text.contains(&format!("~ {victim}")), "not in the diff: {text}");
+    let strict = gate_results(saved.to_str().unwrap(), dir.path(), &["--strict"]);
+    let text = String::from_utf8_lossy(&strict.stdout);
+    assert_eq!(strict.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("~ {victim}: verdict {was} -> skipped")), "{text}");
+}
+
+#[test]
+#[file_parallel(machine_wide)]
+fn a_skip_from_a_failed_step_is_a_change() {
+    let (dir, saved, victim, was) = skipped_today(None);
+    let out = gate_results(saved.to_str().unwrap(), dir.path(), &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("~ {victim}: verdict {was} -> skipped")) && !text.contains("not checked here"),
+        "{text}"
+    );
+}
+
+#[test]
+#[file_parallel(machine_wide)]
+fn a_fallback_baseline_is_used_only_without_an_exact_snapshot() {
+    let (dir, saved, changed) = two_kernels();
+    // No exact snapshot: the fallback is the reference, and its changed claim fails the gate.
+    let out = gate_results(&saved, dir.path(), &["--fallback-baseline", "6.1.0-28-amd64-x86_64"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("~ {changed}: verdict skipped -> ")), "{text}");
+    // With this kernel's own snapshot approved, the fallback is not used and nothing is pending.
+    let accept = gate_results(&saved, dir.path(), &["--accept"]);
+    assert!(accept.status.success(), "{}", String::from_utf8_lossy(&accept.stderr));
+    let (report, _) = run_suite();
+    let _ = std::fs::remove_file(dir.path().join(&report.kernel.id).join(snapshot::PENDING));
+    let out = gate_results(&saved, dir.path(), &["--fallback-baseline", "6.1.0-28-amd64-x86_64"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("matches its approved snapshot"), "{text}");
+    assert!(!dir.path().join(&report.kernel.id).join(snapshot::PENDING).exists(), "no pending snapshot: {text}");
+}
+
 #[test]
 #[file_parallel(machine_wide)]
 fn an_error_verdict_is_a_change_in_the_diff() {

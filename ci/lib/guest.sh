@@ -3,7 +3,8 @@
 # boot_timeout, and define say(). Optional: guest_config (a kernel .config to put in the guest as
 # /kernel.config, so cases that need a missing option are skipped naming it), guest_args (claims
 # or globs to run instead of all), guest_init_args (guest-init's own: --profiles, --privileges),
-# guest_module_dirs (directories made by extract_modules).
+# guest_module_dirs (directories made by extract_modules), guest_config_dirs (kernel cache
+# directories: their `config` goes in the guest as /configs/<their `release`>).
 
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -70,42 +71,76 @@ extract_vmlinux() {
 
 # --- Modules ---------------------------------------------------------------------------------------
 # The modules the suite's areas need that Debian builds as modules (ci/guest-modules), with
-# everything they depend on, from a kernel package into OUT/<release>/: uncompressed (so any
-# kernel loads them, whatever its decompressors) and `load-order` listing them dependencies first.
-# Dependencies come from each module's own .modinfo `depends=` (no kmod needed).
+# everything they depend on, into OUT/<release>/: uncompressed (so any kernel loads them, whatever
+# its decompressors) and `load-order` listing them dependencies first. SOURCES are kernel packages
+# (.deb) or directories holding modules (a kernel build tree, /lib/modules/<release>, an unpacked
+# package). Dependencies come from each module's own .modinfo `depends=` (no kmod needed); the
+# release from its `vermagic=`. Nothing found: OUT stays empty (the cases needing a module are
+# then skipped, naming it).
 extract_modules() {
-  local deb=$1 out=$2 tmp=$2.tmp release name
+  local out=${*: -1} tmp release="" name src
+  local sources=("${@:1:$#-1}")
+  tmp=$out.tmp
   rm -rf "$out" "$tmp" && mkdir -p "$out" "$tmp"
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards '*/modules/*/kernel/net/*' '*/modules/*/kernel/lib/*' \
-    '*/modules/*/kernel/crypto/*' '*/modules/*/kernel/arch/*' 2>/dev/null || true
-  release=$(find "$tmp" -path '*/modules/*/kernel' -type d | head -1 | xargs -r dirname | xargs -r basename)
-  if [ -z "$release" ]; then rm -rf "$tmp"; return 0; fi
-  mkdir -p "$out/$release"
+  local roots=()
+  for src in "${sources[@]}"; do
+    if [ -d "$src" ]; then
+      roots+=("$src")
+    elif [ -f "$src" ]; then
+      mkdir -p "$tmp/$(basename "$src")"
+      dpkg-deb --fsys-tarfile "$src" | tar -x -C "$tmp/$(basename "$src")" --wildcards '*/modules/*/kernel/net/*' \
+        '*/modules/*/kernel/lib/*' '*/modules/*/kernel/crypto/*' '*/modules/*/kernel/arch/*' 2>/dev/null || true
+      roots+=("$tmp/$(basename "$src")")
+    fi
+  done
+  [ ${#roots[@]} -gt 0 ] || { rm -rf "$tmp"; return 0; }
   local order=() seen=" "
+  find_module() {
+    find "${roots[@]}" \( -name "$1.ko" -o -name "$1.ko.*" -o -name "$(tr _ - <<<"$1").ko*" -o -name "$(tr - _ <<<"$1").ko*" \) \
+      -type f 2>/dev/null | head -1
+  }
   add_module() {
     local want=$1 file dep
     case "$seen" in *" $want "*) return 0 ;; esac
     seen="$seen$want "
-    file=$(find "$tmp" -name "$want.ko*" -o -name "$(tr _ - <<<"$want").ko*" -o -name "$(tr - _ <<<"$want").ko*" | head -1)
-    [ -n "$file" ] || { say "module $want is not in $(basename "$deb") (built in?)"; return 0; }
+    file=$(find_module "$want")
+    [ -n "$file" ] || { say "module $want: not found in ${sources[*]} (built in, or not built)"; return 0; }
+    mkdir -p "$tmp/out"
     case "$file" in
-      *.xz) xz -dc "$file" > "$out/$release/$want.ko" ;;
-      *.zst) zstd -dcq "$file" > "$out/$release/$want.ko" ;;
-      *.gz) gzip -dc "$file" > "$out/$release/$want.ko" ;;
-      *) cp "$file" "$out/$release/$want.ko" ;;
+      *.xz) xz -dc "$file" > "$tmp/out/$want.ko" ;;
+      *.zst) zstd -dcq "$file" > "$tmp/out/$want.ko" ;;
+      *.gz) gzip -dc "$file" > "$tmp/out/$want.ko" ;;
+      *) cp "$file" "$tmp/out/$want.ko" ;;
     esac
-    for dep in $(tr '\0' '\n' < "$out/$release/$want.ko" | sed -n 's/^depends=//p' | tr , ' '); do add_module "$dep"; done
+    [ -n "$release" ] || release=$(tr '\0' '\n' < "$tmp/out/$want.ko" | sed -n 's/^vermagic=\([^ ]*\).*/\1/p' | head -1)
+    for dep in $(tr '\0' '\n' < "$tmp/out/$want.ko" | sed -n 's/^depends=//p' | tr , ' '); do add_module "$dep"; done
     # A `softdep=pre: crc32c` names what the module asks the crypto API for at init (an alias
     # the guest cannot resolve without modprobe): the generic implementation, when it is a module.
-    for dep in $(tr '\0' '\n' < "$out/$release/$want.ko" | sed -n 's/^softdep=pre: *//p'); do
-      if [ -n "$(find "$tmp" -name "${dep}_generic.ko*" | head -1)" ]; then add_module "${dep}_generic"
-      elif [ -n "$(find "$tmp" -name "$dep.ko*" | head -1)" ]; then add_module "$dep"; fi
+    for dep in $(tr '\0' '\n' < "$tmp/out/$want.ko" | sed -n 's/^softdep=pre: *//p'); do
+      if [ -n "$(find_module "${dep}_generic")" ]; then add_module "${dep}_generic"
+      elif [ -n "$(find_module "$dep")" ]; then add_module "$dep"; fi
     done
     order+=("$want.ko")
   }
-  for name in $(grep -v '^\s*#' "$repo/ci/guest-modules"); do add_module "$name"; done
-  printf '%s\n' "${order[@]}" > "$out/$release/load-order"
+  for name in $(grep -v '^\s*#' "$repo/ci/guest-modules" | awk '{print $1}'); do add_module "$name"; done
+  if [ -n "$release" ] && [ ${#order[@]} -gt 0 ]; then
+    mkdir -p "$out/$release"
+    mv "$tmp"/out/*.ko "$out/$release/"
+    printf '%s\n' "${order[@]}" > "$out/$release/load-order"
+  fi
   rm -rf "$tmp"
+}
+
+# The release (uname -r) of a kernel image: a bzImage's setup header points at its version
+# string; a vmlinux holds "Linux version <release>".
+image_release() {
+  local image=$1 version_at release=""
+  if [ "$(dd if="$image" bs=1 skip=$((0x202)) count=4 status=none 2>/dev/null)" = HdrS ]; then
+    version_at=$(od -An -tu2 -j $((0x20e)) -N2 "$image" | tr -d ' ')
+    release=$(dd if="$image" bs=1 skip=$((version_at + 0x200)) count=128 status=none | tr '\0' '\n' | head -1 | cut -d' ' -f1) || true
+  fi
+  [ -n "$release" ] || release=$(strings -n 12 "$image" 2>/dev/null | grep -m1 -o 'Linux version [^ ]*' | cut -d' ' -f3) || true
+  printf '%s' "$release"
 }
 
 # --- The guest's root file system -----------------------------------------------------------------
@@ -141,10 +176,16 @@ build_initramfs() {
     for lib in $(ldd "$cmd" 2>/dev/null | grep -o '/[^ ]*'); do copy_into_root "$lib"; done
   done
   if [ -n "${guest_config:-}" ]; then cp "$guest_config" "$root/kernel.config"; fi
-  # Modules per kernel release (see extract_modules) and the sysctl profiles (ci/profiles/).
-  local dir
+  # Per kernel release: its modules (see extract_modules) and its configuration, which guest-init
+  # hands to the suite (cases needing an option the kernel lacks are skipped naming it); then the
+  # sysctl profiles (ci/profiles/).
+  local dir release
   for dir in ${guest_module_dirs:-}; do
     [ -d "$dir" ] && mkdir -p "$root/modules" && cp -r "$dir"/. "$root/modules/"
+  done
+  for dir in ${guest_config_dirs:-}; do
+    release=$(cat "$dir/release" 2>/dev/null || true)
+    if [ -n "$release" ] && [ -f "$dir/config" ]; then mkdir -p "$root/configs" && cp "$dir/config" "$root/configs/$release"; fi
   done
   mkdir -p "$root/profiles" && cp "$repo"/ci/profiles/*.conf "$root/profiles/"
   cp fixtures/guest/etc/* "$root/etc/"

@@ -21,6 +21,24 @@ pub struct Needs {
     pub kernel: &'static [&'static str],
     /// The same for every case of a module, from `Registry::with_kernel`.
     pub module_kernel: &'static [&'static str],
+    /// Kernel modules the case needs, each with the option that builds it: met when built in,
+    /// loaded, or installed where the kernel can load it on first use (see `kconfig::module_unmet`).
+    pub modules: &'static [KernelModule],
+}
+
+/// A kernel module a case needs: its name (as in /sys/module) and the option that builds it.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelModule {
+    pub name: &'static str,
+    pub option: &'static str,
+}
+
+/// A declared need this machine does not meet: `what` names it stably (`root`, `CONFIG_IP_SCTP`,
+/// `module sctp`, `command ls`), for the snapshot and the gate; `why` is the sentence a person reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmetNeed {
+    pub what: String,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +71,7 @@ impl Case {
             name,
             claims,
             run,
-            needs: Needs { root: None, commands: &[], kernel: &[], module_kernel: &[] },
+            needs: Needs { root: None, commands: &[], kernel: &[], module_kernel: &[], modules: &[] },
             timeout_ms: DEFAULT_TIMEOUT_MS,
             exclusive: false,
             stress: None,
@@ -80,6 +98,13 @@ impl Case {
     /// Kernel options the case needs (`&["POSIX_TIMERS"]`): without them it is skipped, naming them.
     pub const fn needs_kernel(mut self, options: &'static [&'static str]) -> Self {
         self.needs.kernel = options;
+        self
+    }
+
+    /// Kernel modules the case needs (`&[KernelModule { name: "sctp", option: "IP_SCTP" }]`):
+    /// without them it is skipped, naming them.
+    pub const fn needs_modules(mut self, modules: &'static [KernelModule]) -> Self {
+        self.needs.modules = modules;
         self
     }
 

@@ -93,9 +93,16 @@ struct GateArgs {
     /// kernel's own snapshot or, without one, the nearest approved kernel of the architecture.
     #[arg(long, value_name = "KERNEL-ID", conflicts_with = "accept")]
     baseline: Option<String>,
+    /// Compare with this approved kernel only when this kernel has no approved snapshot of its own.
+    #[arg(long, value_name = "KERNEL-ID", conflicts_with_all = ["accept", "baseline"])]
+    fallback_baseline: Option<String>,
     /// Fail when this kernel has no approved snapshot of its own (no baseline is used).
-    #[arg(long, conflicts_with_all = ["accept", "baseline"])]
+    #[arg(long, conflicts_with_all = ["accept", "baseline", "fallback_baseline"])]
     require_snapshot: bool,
+    /// Count claims "not checked here" (skipped for a declared need this run lacks: a kernel
+    /// option, a module, root, a command) as changes.
+    #[arg(long, conflicts_with = "accept")]
+    strict: bool,
     /// Approve today's results as this kernel's snapshot (also writes report.md and the annotated notes).
     #[arg(long)]
     accept: bool,
@@ -514,7 +521,12 @@ fn cmd_gate(catalogue: &Catalogue, notes: &Notes, registry: &Registry, args: Gat
         saved.as_ref().map_or_else(|| crate::fingerprint::probe(&catalogue.fingerprint).id, |r| r.kernel.id.clone());
     let request = gate::Request {
         snapshots: &args.snapshots,
-        policy: gate::Policy { baseline: args.baseline.clone(), require_snapshot: args.require_snapshot },
+        policy: gate::Policy {
+            baseline: args.baseline.clone(),
+            fallback_baseline: args.fallback_baseline.clone(),
+            require_snapshot: args.require_snapshot,
+            strict: args.strict,
+        },
         accept: args.accept,
     };
     gate::gate(&request, catalogue, notes, &kernel_id, || match saved {

@@ -23,6 +23,9 @@ pub struct Kernel {
     /// The emulator the suite ran under ($IPC_CONFORM_EMULATOR, say `qemu-user-7.2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emulator: Option<String>,
+    /// The program's architecture when it is not the machine's (`i386` on x86_64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abi: Option<String>,
     pub euid: u32,
     pub cap_eff: Option<String>,
     pub page_size: u64,
@@ -49,10 +52,34 @@ fn privilege_part(euid: u32, initial_namespace: bool) -> (String, Option<String>
     }
 }
 
-/// `<kernel>` for root on a kernel as booted; otherwise `<kernel>@<parts>`, the parts (emulator,
-/// profile, privilege, in that order) joined by `,`: `6.12.107+deb13-amd64-x86_64@container,uid65534`.
-pub fn column_id(kernel: &str, emulator: Option<&str>, profile: Option<&str>, privilege: Option<&str>) -> String {
-    let parts: Vec<&str> = [emulator, profile, privilege].into_iter().flatten().collect();
+/// The program's own architecture, when it is not the machine's: a 32-bit x86 build on an x86_64
+/// kernel goes through the compat system calls, another column (`i386`, Debian's name for it).
+pub fn program_abi(machine: &str) -> Option<&'static str> {
+    let machine_family = match machine {
+        "i386" | "i486" | "i586" | "i686" => "x86",
+        "ppc64le" | "ppc64" => "powerpc64",
+        "armv7l" | "armv8l" => "arm",
+        other => other,
+    };
+    let program = std::env::consts::ARCH;
+    (program != machine_family).then_some(match program {
+        "x86" => "i386",
+        "arm" => "armhf",
+        other => other,
+    })
+}
+
+/// `<kernel>` for root on a kernel as booted; otherwise `<kernel>@<parts>`, the parts (program
+/// ABI, emulator, profile, privilege, in that order) joined by `,`:
+/// `6.12.107+deb13-amd64-x86_64@container,uid65534`, `7.2.13+deb14-amd64-x86_64@i386`.
+pub fn column_id(
+    kernel: &str,
+    abi: Option<&str>,
+    emulator: Option<&str>,
+    profile: Option<&str>,
+    privilege: Option<&str>,
+) -> String {
+    let parts: Vec<&str> = [abi, emulator, profile, privilege].into_iter().flatten().collect();
     if parts.is_empty() {
         kernel.to_string()
     } else {
@@ -81,11 +108,19 @@ pub fn probe(spec: &FingerprintSpec) -> Kernel {
     let euid = nix::unistd::Uid::effective().as_raw();
     let (privilege, privilege_part) = privilege_part(euid, crate::privilege::in_initial_user_namespace());
     let (profile, emulator) = (named_by(ENV_PROFILE), named_by(ENV_EMULATOR));
+    let abi = program_abi(&arch);
     Kernel {
-        id: column_id(&format!("{release}-{arch}"), emulator.as_deref(), profile.as_deref(), privilege_part.as_deref()),
+        id: column_id(
+            &format!("{release}-{arch}"),
+            abi,
+            emulator.as_deref(),
+            profile.as_deref(),
+            privilege_part.as_deref(),
+        ),
         privilege,
         profile,
         emulator,
+        abi: abi.map(str::to_string),
         version: field(|u| u.version()),
         release,
         arch,
@@ -103,15 +138,27 @@ mod tests {
 
     #[test]
     fn a_plain_root_run_keeps_the_kernel_id() {
-        assert_eq!(column_id("6.1.0-56-amd64-x86_64", None, None, None), "6.1.0-56-amd64-x86_64");
+        assert_eq!(column_id("6.1.0-56-amd64-x86_64", None, None, None, None), "6.1.0-56-amd64-x86_64");
     }
 
     #[test]
     fn the_parts_come_in_a_fixed_order_after_the_kernel() {
-        let id = column_id("6.12.107+deb13-amd64-x86_64", Some("qemu-user-7.2"), Some("container"), Some("uid65534"));
+        let id =
+            column_id("6.12.107+deb13-amd64-x86_64", None, Some("qemu-user-7.2"), Some("container"), Some("uid65534"));
         assert_eq!(id, "6.12.107+deb13-amd64-x86_64@qemu-user-7.2,container,uid65534");
         assert_eq!(split_column(&id), ("6.12.107+deb13-amd64-x86_64", "qemu-user-7.2,container,uid65534"));
         assert_eq!(split_column("7.3-amd64-x86_64"), ("7.3-amd64-x86_64", ""));
+    }
+
+    #[test]
+    fn a_program_of_another_abi_is_a_column_of_its_own() {
+        assert_eq!(
+            column_id("7.2.13+deb14-amd64-x86_64", Some("i386"), None, None, None),
+            "7.2.13+deb14-amd64-x86_64@i386"
+        );
+        // This test program is built for the machine it runs on.
+        let machine = nix::sys::utsname::uname().unwrap().machine().to_string_lossy().into_owned();
+        assert_eq!(program_abi(&machine), None);
     }
 
     #[test]

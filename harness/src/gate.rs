@@ -55,7 +55,7 @@ pub fn gate(
         println!("{}", approve(request.snapshots, &report, notes)?);
         return Ok(ExitCode::SUCCESS);
     };
-    let outcome = compare(&reference, &report, whole_catalogue);
+    let outcome = compare(&reference, &report, whole_catalogue, request.policy.strict);
     print!("{}", outcome.text);
     if whole_catalogue && reference.kind != ReferenceKind::Approved {
         let pending = write_pending(request.snapshots, &report)?;
@@ -70,8 +70,13 @@ pub fn gate(
 pub struct Policy {
     /// Compare with this approved kernel, whatever else exists.
     pub baseline: Option<String>,
+    /// Compare with this approved kernel only when this kernel has no approved snapshot of its
+    /// own (what `ci/vm --baseline` means).
+    pub fallback_baseline: Option<String>,
     /// Fail unless this kernel has an approved snapshot of its own.
     pub require_snapshot: bool,
+    /// A claim not checked here (a declared need missing) counts as a change.
+    pub strict: bool,
 }
 
 /// What today's results are held against.
@@ -111,7 +116,7 @@ impl Reference {
 pub fn choose_reference(snapshots: &Path, kernel_id: &str, policy: &Policy) -> anyhow::Result<Reference> {
     let load = |path: &Path| Snapshot::load(path).map_err(|e| usage(format!("{e:#}")));
     let own = snapshots.join(kernel_id).join(snapshot::FILE);
-    if let Some(id) = &policy.baseline {
+    let named = |id: &String, kind| {
         let path = snapshots.join(id).join(snapshot::FILE);
         if !path.is_file() {
             let known: Vec<String> = snapshot::approved_in(snapshots).into_iter().map(|(id, _)| id).collect();
@@ -121,10 +126,16 @@ pub fn choose_reference(snapshots: &Path, kernel_id: &str, policy: &Policy) -> a
                 if known.is_empty() { "none".into() } else { known.join(", ") }
             )));
         }
-        return Ok(Reference { kernel: id.clone(), snapshot: load(&path)?, kind: ReferenceKind::NamedBaseline });
+        Ok(Reference { kernel: id.clone(), snapshot: load(&path)?, kind })
+    };
+    if let Some(id) = &policy.baseline {
+        return named(id, ReferenceKind::NamedBaseline);
     }
     if own.is_file() {
         return Ok(Reference { kernel: kernel_id.into(), snapshot: load(&own)?, kind: ReferenceKind::Approved });
+    }
+    if let Some(id) = &policy.fallback_baseline {
+        return named(id, ReferenceKind::NamedBaseline);
     }
     if policy.require_snapshot {
         return Err(usage(format!(
@@ -155,14 +166,20 @@ pub struct Outcome {
 
 /// Today's results against `reference`. With `whole_catalogue` false (a run of selected claims)
 /// only the claims today has are compared. `error` is a changed verdict like any other; the
-/// explanation of every error (where the worker was) follows the diff.
-pub fn compare(reference: &Reference, report: &RunReport, whole_catalogue: bool) -> Outcome {
+/// explanation of every error (where the worker was) follows the diff. A claim the reference
+/// decided and today skipped, without running it, for a declared need this run lacks (a kernel
+/// option, a module, root, a command) is "not checked here": listed apart, and a change only
+/// when `strict`. Any other skip (a step that failed) is a change.
+pub fn compare(reference: &Reference, report: &RunReport, whole_catalogue: bool, strict: bool) -> Outcome {
     let today = Snapshot::of(report);
     let mut against = reference.snapshot.clone();
     if !whole_catalogue {
         against.claims.retain(|c| today.claim(&c.claim).is_some());
     }
-    let diffs = snapshot::diff(&against, &today);
+    let (not_checked, diffs): (Vec<_>, Vec<_>) = snapshot::diff(&against, &today)
+        .into_iter()
+        .partition(|d| d.after.as_ref().is_some_and(|a| a.not_checked()) && d.before.is_some());
+    let (not_checked, diffs) = if strict { (Vec::new(), [diffs, not_checked].concat()) } else { (not_checked, diffs) };
     let id = &report.kernel.id;
     let mut text = String::new();
     let compared = if whole_catalogue {
@@ -170,12 +187,36 @@ pub fn compare(reference: &Reference, report: &RunReport, whole_catalogue: bool)
     } else {
         format!("{} selected claims", today.claims.len())
     };
+    let unchecked = match not_checked.len() {
+        0 => String::new(),
+        n => format!("; {n} not checked here"),
+    };
     if diffs.is_empty() {
-        let _ = writeln!(text, "gate: {id} matches {} ({compared})", reference.describe());
+        let _ = writeln!(text, "gate: {id} matches {} ({compared}{unchecked})", reference.describe());
     } else {
-        let _ = writeln!(text, "gate: {id} differs from {} in {} claim(s):", reference.describe(), diffs.len());
+        let _ =
+            writeln!(text, "gate: {id} differs from {} in {} claim(s){unchecked}:", reference.describe(), diffs.len());
         let before = if reference.kind == ReferenceKind::Approved { "approved" } else { &reference.kernel };
         text += &snapshot::render_diff(&diffs, before, "today");
+    }
+    if !not_checked.is_empty() {
+        let _ = writeln!(
+            text,
+            "gate: not checked here: {} claim(s) the reference decided were skipped for a need this run lacks \
+             (not a behaviour change; `--strict` counts them as changes):",
+            not_checked.len()
+        );
+        for d in &not_checked {
+            let (Some(before), Some(after)) = (&d.before, &d.after) else { continue };
+            let why = report.results.iter().find(|r| r.claim == d.claim).map(|r| r.explanation.as_str()).unwrap_or("");
+            let _ = writeln!(
+                text,
+                "  {}: {} in the reference; needs {}: {why}",
+                d.claim,
+                before.verdict,
+                after.unmet_need.as_deref().unwrap_or_default()
+            );
+        }
     }
     let errors: Vec<_> = report.results.iter().filter(|r| r.verdict == Verdict::Error).collect();
     if !errors.is_empty() {

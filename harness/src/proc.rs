@@ -105,9 +105,15 @@ impl BoundedWait {
     }
 }
 
-/// Waits up to `within` (a [`BoundedWait`]) for `fd` to become readable.
+/// Waits up to `within` (a [`BoundedWait`]) for `fd` to become readable. Once the case's time
+/// is up it does not look at all: a loop that keeps finding a little data (a kernel that returns
+/// reads short) ends at the case's deadline, not at the watchdog's.
 pub fn poll_readable_within_budget(fd: impl AsFd, within: Duration, what: &str) -> anyhow::Result<bool> {
     let wait = BoundedWait::new(within);
+    if wait.given.is_zero() && !within.is_zero() {
+        wait.ran_out(what);
+        return Ok(false);
+    }
     let ready = poll_readable(fd.as_fd(), wait.left())?;
     if !ready {
         wait.ran_out(what);
@@ -174,17 +180,32 @@ pub struct Child {
 pub const CHILD_PANICKED: i32 = 101;
 
 /// Forks; the child runs `body` and `_exit`s with its return value, never unwinding into the
-/// parent's code. Call only from a single-threaded process (every worker is one).
+/// parent's code. Call only from a single-threaded process (every worker is one). The child
+/// starts with SIGPIPE at its default action, as a C program does (the worker ignores it).
 pub fn spawn(body: impl FnOnce() -> i32) -> anyhow::Result<Child> {
     // SAFETY: workers are single-threaded, so the child may run arbitrary code after fork.
     match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
+            // SAFETY: setting a disposition to its default runs no code.
+            unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(CHILD_PANICKED);
             // SAFETY: _exit skips the parent's atexit handlers and buffered state.
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => Ok(Child { pid: child, pidfd: pidfd_open(child), exit: None }),
     }
+}
+
+/// Runs `start` (a libc call that starts a program, such as popen) with SIGPIPE at its default
+/// action, so the program it starts inherits the default and not the worker's SIG_IGN.
+pub fn with_default_sigpipe<T>(start: impl FnOnce() -> T) -> T {
+    // SAFETY: setting dispositions runs no code; the worker is single-threaded, so nothing else
+    // writes while the default is in place.
+    let before = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let result = start();
+    // SAFETY: as above; `before` came from signal().
+    unsafe { libc::signal(libc::SIGPIPE, before) };
+    result
 }
 
 /// A descriptor that becomes readable when `pid` exits, or None (gone already, or no pidfd_open).

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::case::Case;
+use crate::case::{Case, UnmetNeed};
 use crate::ctx::Depth;
 use crate::journal::{self, Event};
 use crate::rundir::{self, RunDir};
@@ -89,6 +89,8 @@ pub struct CaseReport {
     pub stderr_tail: String,
     /// The run was stopped by a signal while this case ran.
     pub interrupted: bool,
+    /// The declared need this machine lacks, when the case was skipped for it without running.
+    pub unmet_need: Option<String>,
 }
 
 /// Runs `cases`, calling `on_done` as each finishes. Exclusive cases run alone, after the rest.
@@ -199,18 +201,27 @@ fn sweep_orphans() -> Vec<String> {
     swept
 }
 
-fn missing_needs(case: &Case) -> Option<String> {
+fn missing_needs(case: &Case) -> Option<UnmetNeed> {
     if let Some(why) = case.needs.root {
         if !crate::privilege::is_root() {
-            return Some(format!("needs root ({why}); running as {}", crate::privilege::describe_user()));
+            return Some(UnmetNeed {
+                what: "root".into(),
+                why: format!("needs root ({why}); running as {}", crate::privilege::describe_user()),
+            });
         }
     }
     let options: Vec<&str> = case.needs.module_kernel.iter().chain(case.needs.kernel).copied().collect();
-    if let Some(why) = crate::kconfig::unmet(&options) {
-        return Some(why);
+    if let Some(unmet) = crate::kconfig::unmet(&options) {
+        return Some(unmet);
+    }
+    if let Some(unmet) = case.needs.modules.iter().find_map(crate::kconfig::module_unmet) {
+        return Some(unmet);
     }
     let missing: Vec<&str> = case.needs.commands.iter().copied().filter(|c| find_on_path(c).is_none()).collect();
-    (!missing.is_empty()).then(|| format!("needs the command(s) {} on PATH, not found", missing.join(", ")))
+    (!missing.is_empty()).then(|| UnmetNeed {
+        what: format!("command {}", missing.join(", ")),
+        why: format!("needs the command(s) {} on PATH, not found", missing.join(", ")),
+    })
 }
 
 pub fn find_on_path(command: &str) -> Option<PathBuf> {
@@ -229,13 +240,17 @@ fn run_case(case: &Case, options: &RunOptions, run_dir: &Path) -> CaseReport {
         cleanup: Vec::new(),
         stderr_tail: String::new(),
         interrupted: false,
+        unmet_need: None,
     };
-    if let Some(reason) = missing_needs(case) {
+    if let Some(unmet) = missing_needs(case) {
         report.outcomes = case
             .claims
             .iter()
-            .map(|c| ClaimOutcome { claim: c.to_string(), decision: Decision::skipped(reason.clone()) })
+            .map(|c| ClaimOutcome { claim: c.to_string(), decision: Decision::skipped(unmet.why.clone()) })
             .collect();
+        // What was looked at is the observation: the need, by its stable name.
+        report.observation.insert("harness.unmet_need".into(), serde_json::json!(unmet.what));
+        report.unmet_need = Some(unmet.what);
         return report;
     }
     let workdir = rundir::work_dir(run_dir, case.name);

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context as _;
 use askama::Template;
 
 use crate::catalogue::{parse_place, Catalogue, Claim, Notes};
@@ -332,7 +331,7 @@ fn note_lines<'a>(
 
 fn write(out: &Path, relative: &str, text: &str, built: &mut Built) -> anyhow::Result<()> {
     let path = out.join(relative);
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, text).map_err(|e| crate::files::usage(format!("writing {}: {e}", path.display())))?;
     built.pages += relative.ends_with(".html") as usize;
     built.bytes += text.len() as u64;
     Ok(())
@@ -341,7 +340,8 @@ fn write(out: &Path, relative: &str, text: &str, built: &mut Built) -> anyhow::R
 /// Builds the site into `out` (created if needed; the site's own files are overwritten).
 pub fn build(catalogue: &Catalogue, notes: &Notes, columns: &[KernelColumn], out: &Path) -> anyhow::Result<Built> {
     for dir in [out.to_path_buf(), out.join("notes"), out.join("claims")] {
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // An output directory that cannot be made is the user's to fix: exit 2, as for `-o` elsewhere.
+        std::fs::create_dir_all(&dir).map_err(|e| crate::files::usage(format!("creating {}: {e}", dir.display())))?;
     }
     let views = claim_views(catalogue, columns);
     let kernels = kernel_summaries(catalogue, columns);

@@ -35,6 +35,17 @@ pub struct SnapClaim {
     pub claim: String,
     pub verdict: Verdict,
     pub observation: Value,
+    /// The declared need this column lacks, for a claim skipped without running (see
+    /// `ClaimResult::unmet_need`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmet_need: Option<String>,
+}
+
+impl SnapClaim {
+    /// Skipped, without running, for a declared need: the claim was not checked here.
+    pub fn not_checked(&self) -> bool {
+        self.verdict == Verdict::Skipped && self.unmet_need.is_some()
+    }
 }
 
 /// Replaces what varies inside a string: temp paths, /proc/<pid>, pipe/socket inodes, ports.
@@ -91,6 +102,7 @@ impl Snapshot {
                     claim: r.claim.clone(),
                     verdict: r.verdict,
                     observation: normalise_value(&Value::Object(r.observation.clone())),
+                    unmet_need: r.unmet_need.clone(),
                 })
                 .collect(),
         }
@@ -285,7 +297,12 @@ mod tests {
     fn snap(verdict: Verdict, bytes: u64) -> Snapshot {
         Snapshot {
             kernel: "6.1.0-x86_64".into(),
-            claims: vec![SnapClaim { claim: "pipe.a.b".into(), verdict, observation: json!({"bytes": bytes}) }],
+            claims: vec![SnapClaim {
+                claim: "pipe.a.b".into(),
+                verdict,
+                observation: json!({"bytes": bytes}),
+                unmet_need: None,
+            }],
         }
     }
 

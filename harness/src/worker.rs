@@ -118,17 +118,20 @@ fn is_the_kernels_answer(e: &anyhow::Error) -> bool {
     })
 }
 
-/// A worker behaves like a freshly started C program: every signal at its default disposition
-/// and nothing blocked. The Rust runtime ignores SIGPIPE and catches SIGSEGV/SIGBUS (which
-/// would swallow a raised crash signal), and whoever started the suite may have left signals
-/// ignored (a shell's `&` ignores SIGINT and SIGQUIT, nohup SIGHUP): a case must see the
-/// kernel's defaults, not its launcher's.
+/// A worker's children behave like freshly started C programs: every signal at its default
+/// disposition and nothing blocked. The Rust runtime ignores SIGPIPE and catches SIGSEGV/SIGBUS
+/// (which would swallow a raised crash signal), and whoever started the suite may have left
+/// signals ignored (a shell's `&` ignores SIGINT and SIGQUIT, nohup SIGHUP): a case must see the
+/// kernel's defaults, not its launcher's. The worker itself ignores SIGPIPE: a reader that went
+/// away early (a kernel that ends a read too soon) is an EPIPE the case observes, never the
+/// worker's death; `proc::spawn` gives every child the default back.
 fn c_like_signals() {
     use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
     for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing SIG_DFL runs no code of ours.
+        let disposition = if sig == Signal::SIGPIPE { SigHandler::SigIgn } else { SigHandler::SigDfl };
+        // SAFETY: installing SIG_DFL or SIG_IGN runs no code of ours.
         unsafe {
-            let _ = signal(sig, SigHandler::SigDfl);
+            let _ = signal(sig, disposition);
         }
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);

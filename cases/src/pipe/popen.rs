@@ -47,7 +47,7 @@ impl Stream {
         let (c, m) = (CString::new(command).expect("no NUL"), CString::new(mode).expect("no NUL"));
         Errno::clear();
         // SAFETY: both arguments are valid C strings.
-        let fp = unsafe { libc::popen(c.as_ptr(), m.as_ptr()) };
+        let fp = harness::proc::with_default_sigpipe(|| unsafe { libc::popen(c.as_ptr(), m.as_ptr()) });
         if fp.is_null() {
             Err(Errno::last())
         } else {

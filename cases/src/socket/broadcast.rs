@@ -108,10 +108,10 @@ fn broadcast(ctx: &mut Ctx) -> anyhow::Result<()> {
     );
     let o_broadcast = header_defining("O_BROADCAST");
     let so_broadcast = header_defining("SO_BROADCAST");
-    ctx.observe("headers defining O_BROADCAST; SO_BROADCAST", (o_broadcast, so_broadcast));
+    ctx.observe("headers defining O_BROADCAST; SO_BROADCAST", (&o_broadcast, &so_broadcast));
     ctx.decide(
         "socket.broadcast.o_broadcast",
-        match (o_broadcast, so_broadcast, sent_with_flag) {
+        match (o_broadcast.as_deref(), so_broadcast.as_deref(), sent_with_flag) {
             (None, Some(_), true) => Decision::partial("broadcasting works as described once the socket allows it, but the option is SO_BROADCAST (socket level); no header defines O_BROADCAST"),
             (None, None, true) => Decision::partial("broadcasting works once SO_BROADCAST is set; the C headers are not installed, so O_BROADCAST could not be looked for"),
             (Some(_), _, true) => Decision::holds("O_BROADCAST is defined and broadcasting works once allowed"),

@@ -132,15 +132,16 @@ pub(crate) fn udp_on_any(port: u16) -> Result<std::os::fd::OwnedFd, Errno> {
 }
 
 /// A header of /usr/include that defines `name`, if any of the usual ones does.
-pub(crate) fn header_defining(name: &str) -> Option<&'static str> {
+pub(crate) fn header_defining(name: &str) -> Option<String> {
+    use crate::toolchain::arch_header;
     [
-        "/usr/include/asm-generic/socket.h",
-        "/usr/include/x86_64-linux-gnu/asm/socket.h",
-        "/usr/include/fcntl.h",
-        "/usr/include/x86_64-linux-gnu/bits/fcntl-linux.h",
-        "/usr/include/asm-generic/fcntl.h",
-        "/usr/include/x86_64-linux-gnu/sys/socket.h",
-        "/usr/include/x86_64-linux-gnu/bits/socket.h",
+        "/usr/include/asm-generic/socket.h".to_string(),
+        arch_header("asm/socket.h"),
+        "/usr/include/fcntl.h".to_string(),
+        arch_header("bits/fcntl-linux.h"),
+        "/usr/include/asm-generic/fcntl.h".to_string(),
+        arch_header("sys/socket.h"),
+        arch_header("bits/socket.h"),
     ]
     .into_iter()
     .find(|h| crate::socket::header_define(h, name).is_some())

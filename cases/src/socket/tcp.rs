@@ -400,7 +400,7 @@ fn queue_limit(backlog: i32) -> Result<u32, Errno> {
 
 fn listen_backlog(ctx: &mut Ctx) -> anyhow::Result<()> {
     let somaxconn = sysctl("net.core.somaxconn").and_then(|s| s.parse::<u32>().ok());
-    let header = crate::socket::header_define("/usr/include/x86_64-linux-gnu/bits/socket.h", "SOMAXCONN")
+    let header = crate::socket::header_define(&crate::toolchain::arch_header("bits/socket.h"), "SOMAXCONN")
         .or_else(|| crate::socket::header_define("/usr/include/bits/socket.h", "SOMAXCONN"));
     let limits: Vec<(i32, Result<u32, Errno>)> =
         [0, 1, 5, -1, -100, 65535, i32::MAX].into_iter().map(|b| (b, queue_limit(b))).collect();

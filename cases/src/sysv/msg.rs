@@ -103,7 +103,8 @@ pub const CASES: &[Case] = &[
         type_selection,
     ),
     Case::new("sysv.msg.duplex", &["sysv.msg.duplex"], duplex),
-    Case::new("sysv.msg.posix_and_system_v", &["sysv.msg.posix_and_system_v"], posix_and_system_v),
+    Case::new("sysv.msg.posix_and_system_v", &["sysv.msg.posix_and_system_v"], posix_and_system_v)
+        .needs_kernel(&["POSIX_MQUEUE"]),
 ];
 
 /// A message's text as an observation, or the call's errno.

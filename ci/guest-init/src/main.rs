@@ -1,7 +1,10 @@
 //! PID 1 of a kernel-matrix guest (booted by `ci/kernel-matrix` under QEMU).
 //!
 //! The kernel passes everything after `--` on its command line as our arguments: first our own
-//! options (`--profiles A,B`, `--privileges root,uid65534,userns-root`), then the suite's. We mount
+//! options (`--profiles A,B`, `--privileges root,uid65534,userns-root`, `--abis i386`), then the
+//! suite's. An ABI is a second build of the suite for another program architecture the kernel
+//! runs (`/ipc-conform-i386`, 32-bit x86 on x86_64: the compat system calls), run as root in the
+//! default profile as one more column, named after it. We mount
 //! what the suite needs, bring `lo` up, load the modules the initramfs carries for this kernel,
 //! and for each profile (a set of sysctls, `/profiles/<name>.conf`) and each privilege run
 //! `/ipc-conform run <args> -o FILE`, printing that file between a column's markers on the
@@ -69,11 +72,17 @@ impl Privilege {
 struct Plan {
     profiles: Vec<String>,
     privileges: Vec<Privilege>,
+    abis: Vec<String>,
     suite_args: Vec<String>,
 }
 
 fn plan(mut args: Vec<String>) -> Result<Plan, String> {
-    let mut plan = Plan { profiles: vec!["default".into()], privileges: vec![Privilege::Root], suite_args: Vec::new() };
+    let mut plan = Plan {
+        profiles: vec!["default".into()],
+        privileges: vec![Privilege::Root],
+        abis: Vec::new(),
+        suite_args: Vec::new(),
+    };
     loop {
         match args.first().map(String::as_str) {
             Some("--profiles") if args.len() > 1 => {
@@ -82,6 +91,10 @@ fn plan(mut args: Vec<String>) -> Result<Plan, String> {
             }
             Some("--privileges") if args.len() > 1 => {
                 plan.privileges = args[1].split(',').map(Privilege::parse).collect::<Result<_, _>>()?;
+                args.drain(..2);
+            }
+            Some("--abis") if args.len() > 1 => {
+                plan.abis = args[1].split(',').filter(|a| !a.is_empty()).map(str::to_string).collect();
                 args.drain(..2);
             }
             _ => break,
@@ -108,39 +121,50 @@ fn run() -> Result<i32, String> {
     load_modules(&release);
     let originals = profile_originals(&plan.profiles)?;
     let mut worst = 0;
+    let mut column = |name: &str, suite: &str, profile: &str, privilege: Privilege, settings: &str| {
+        eprintln!(
+            "guest-init: kernel {release}, column {name} ({settings}), running {suite} run {}",
+            plan.suite_args.join(" ")
+        );
+        let status = match run_column(suite, profile, privilege, &plan.suite_args) {
+            Ok((status, results)) => {
+                println!("===== ipc-conform column {name} begin =====");
+                print!("{results}");
+                if !results.ends_with('\n') {
+                    println!();
+                }
+                println!("===== ipc-conform column {name} end status={status} =====");
+                status
+            }
+            Err(e) => {
+                println!("guest-init: column {name}: {e}");
+                125
+            }
+        };
+        worst = worst.max(status);
+    };
     for profile in &plan.profiles {
         restore(&originals);
         let settings = apply_profile(profile)?;
         for &privilege in &plan.privileges {
-            let column = format!("{profile},{}", privilege.name());
-            eprintln!(
-                "guest-init: kernel {release}, column {column} ({settings}), running ipc-conform run {}",
-                plan.suite_args.join(" ")
-            );
-            let status = match run_column(profile, privilege, &plan.suite_args) {
-                Ok((status, results)) => {
-                    println!("===== ipc-conform column {column} begin =====");
-                    print!("{results}");
-                    if !results.ends_with('\n') {
-                        println!();
-                    }
-                    println!("===== ipc-conform column {column} end status={status} =====");
-                    status
-                }
-                Err(e) => {
-                    println!("guest-init: column {column}: {e}");
-                    125
-                }
-            };
-            worst = worst.max(status);
+            column(&format!("{profile},{}", privilege.name()), "/ipc-conform", profile, privilege, &settings);
         }
+    }
+    restore(&originals);
+    for abi in &plan.abis {
+        column(abi, &format!("/ipc-conform-{abi}"), "default", Privilege::Root, "as booted");
     }
     Ok(worst)
 }
 
-fn run_column(profile: &str, privilege: Privilege, suite_args: &[String]) -> Result<(i32, String), String> {
+fn run_column(
+    program: &str,
+    profile: &str,
+    privilege: Privilege,
+    suite_args: &[String],
+) -> Result<(i32, String), String> {
     let _ = std::fs::remove_file(RESULTS);
-    let mut suite = Command::new("/ipc-conform");
+    let mut suite = Command::new(program);
     suite
         .arg("run")
         .args(suite_args)
@@ -152,10 +176,11 @@ fn run_column(profile: &str, privilege: Privilege, suite_args: &[String]) -> Res
     if profile != "default" {
         suite.env("IPC_CONFORM_PROFILE", profile);
     }
-    // ci/vm puts the kernel's configuration here when it knows it: cases that need an option the
-    // kernel lacks are then skipped naming it.
-    if std::path::Path::new(KERNEL_CONFIG).is_file() {
-        suite.env("IPC_CONFORM_KERNEL_CONFIG", KERNEL_CONFIG);
+    // The kernel's configuration, when the initramfs carries it (ci/vm's /kernel.config, or the
+    // matrix's /configs/<release>): cases that need an option the kernel lacks are then skipped
+    // naming it.
+    if let Some(config) = kernel_config() {
+        suite.env("IPC_CONFORM_KERNEL_CONFIG", config);
     }
     if privilege != Privilege::Root {
         // Command drops the supplementary groups (setgroups(0)) before setgid/setuid.
@@ -177,11 +202,16 @@ fn run_column(profile: &str, privilege: Privilege, suite_args: &[String]) -> Res
             });
         }
     }
-    let child = suite.spawn().map_err(|e| format!("starting /ipc-conform as {}: {e}", privilege.name()))?;
+    let child = suite.spawn().map_err(|e| format!("starting {program} as {}: {e}", privilege.name()))?;
     let status = reap_until(Pid::from_raw(child.id() as i32));
     let results =
         std::fs::read_to_string(RESULTS).map_err(|e| format!("suite gave status {status}, reading {RESULTS}: {e}"))?;
     Ok((status, results))
+}
+
+fn kernel_config() -> Option<String> {
+    let per_release = format!("/configs/{}", kernel_release());
+    [KERNEL_CONFIG.to_string(), per_release].into_iter().find(|p| std::path::Path::new(p).is_file())
 }
 
 // --- Modules ---------------------------------------------------------------------------------------

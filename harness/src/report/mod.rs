@@ -32,6 +32,10 @@ pub struct ClaimResult {
     /// Set for a case marked as a stress case: why it may take over a second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stress: Option<String>,
+    /// Set when the claim was skipped, without running, for a declared need this machine lacks
+    /// (`root`, `CONFIG_IP_SCTP`, `module sctp`, `command ls`): "not checked here" to the gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmet_need: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +76,7 @@ impl RunReport {
                 case: report.case.to_string(),
                 duration_ms: report.duration_ms,
                 stress: report.stress.map(str::to_string),
+                unmet_need: report.unmet_need.clone().filter(|_| outcome.decision.verdict == Verdict::Skipped),
             });
         }
         let summary = summarise(results.iter().map(|r| r.verdict));

@@ -1,9 +1,9 @@
 //! `ipc-conform-deviate NAME -- PROGRAM ARGS...`: runs PROGRAM with one kernel behaviour bent on
 //! purpose, for proving that the suite sees it. The deviations are the table
 //! `cases/deviations.toml`: each names a system call, conditions on its arguments and what the
-//! call does instead (fail with an errno, or return 0 without doing anything). A seccomp filter
-//! does the bending, so it holds in PROGRAM and every process PROGRAM forks or executes, and in
-//! nothing else. Used as `ipc-conform run --wrap-workers "ipc-conform-deviate NAME --"`, so only
+//! call does instead: fail with an errno, return 0 without doing anything, or (`notify`) what a
+//! supervisor outside the filter makes of it (see `notify`). A seccomp filter does the bending,
+//! so it holds in PROGRAM and every process PROGRAM forks or executes, and in nothing else. Used as `ipc-conform run --wrap-workers "ipc-conform-deviate NAME --"`, so only
 //! the workers are bent, never the runner. `ipc-conform-deviate --list` prints the table.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,9 @@ use seccompiler::{
 };
 use serde::Deserialize;
 
-const TABLE: &str = include_str!("../../deviations.toml");
+mod notify;
+
+const TABLE: &str = include_str!("../../../deviations.toml");
 
 #[derive(Debug, Deserialize)]
 struct Table {
@@ -29,7 +31,24 @@ struct Deviation {
     #[serde(default)]
     when: Vec<Condition>,
     /// An errno name, or "success" for a return of 0 without the call's effect.
-    result: String,
+    #[serde(default)]
+    result: Option<String>,
+    /// Instead of `result`: what a supervisor makes of the call (`notify::Bend`).
+    #[serde(default)]
+    notify: Option<String>,
+    /// For notify = "short-read": the most bytes a read returns.
+    #[serde(default)]
+    max: Option<usize>,
+}
+
+impl Deviation {
+    fn bend(&self) -> Result<Option<notify::Bend>, String> {
+        match (&self.result, &self.notify) {
+            (Some(_), None) => Ok(None),
+            (None, Some(n)) => notify::Bend::parse(n, self.max).map(Some).map_err(|e| format!("{}: {e}", self.name)),
+            _ => Err(format!("{}: give exactly one of result and notify", self.name)),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,9 +125,14 @@ fn errno_number(name: &str) -> Option<u32> {
 
 fn filter(d: &Deviation) -> Result<BpfProgram, String> {
     let nr = syscall_number(&d.syscall).ok_or_else(|| format!("{}: unknown system call {}", d.name, d.syscall))?;
-    let action = match d.result.as_str() {
-        "success" => SeccompAction::Errno(0),
-        errno => SeccompAction::Errno(errno_number(errno).ok_or_else(|| format!("{}: unknown errno {errno}", d.name))?),
+    let action = match (d.result.as_deref(), d.bend()?) {
+        // Trace(0) is only a marker here: notify::trace_to_notify makes it a user notification.
+        (_, Some(_)) => SeccompAction::Trace(0),
+        (Some("success"), None) => SeccompAction::Errno(0),
+        (Some(errno), None) => {
+            SeccompAction::Errno(errno_number(errno).ok_or_else(|| format!("{}: unknown errno {errno}", d.name))?)
+        }
+        (None, None) => unreachable!("bend() refuses a deviation without result or notify"),
     };
     let conditions = d
         .when
@@ -144,7 +168,8 @@ fn filter(d: &Deviation) -> Result<BpfProgram, String> {
         TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?,
     )
     .map_err(|e| format!("{}: {e}", d.name))?;
-    BpfProgram::try_from(filter).map_err(|e| format!("{}: {e}", d.name))
+    let program = BpfProgram::try_from(filter).map_err(|e| format!("{}: {e}", d.name))?;
+    Ok(if d.notify.is_some() { notify::trace_to_notify(program) } else { program })
 }
 
 fn main() -> ExitCode {
@@ -187,7 +212,12 @@ fn main() -> ExitCode {
     }
     // SAFETY: PR_SET_NO_NEW_PRIVS takes integers; seccomp needs it without CAP_SYS_ADMIN.
     unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    if let Err(e) = seccompiler::apply_filter(&program) {
+    let installed = match deviation.bend() {
+        Ok(Some(bend)) => notify::install_with_supervisor(&program, bend),
+        Ok(None) => seccompiler::apply_filter(&program).map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = installed {
         eprintln!("ipc-conform-deviate: installing the filter: {e}");
         return ExitCode::from(2);
     }
